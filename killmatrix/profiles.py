@@ -1,0 +1,49 @@
+"""The Hypothesis profiles, registered in one place.
+
+`dev` explores (random, with the example database); `ci` and `mutation` are derandomized so that a
+property's verdict and a mutant's status cannot flip between runs. `mutation` also drops the example
+database (a failure found under one mutant must not leak into another's run) and the deadline
+(a mutant may be slow without being wrong).
+"""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+PROFILE_ENV = "KILLMATRIX_PROFILE"
+
+
+def register_profiles() -> None:
+    settings.register_profile("dev", max_examples=40, deadline=None)
+    settings.register_profile(
+        "ci", max_examples=40, deadline=None, derandomize=True, database=None, print_blob=True
+    )
+    # mutmut re-runs tests in forked children of one process, which Hypothesis reports as
+    # differing executors; only then is that check noise.
+    suppressed = [HealthCheck.differing_executors] if os.environ.get("MUTANT_UNDER_TEST") else []
+    settings.register_profile(
+        "mutation",
+        max_examples=25,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=suppressed,
+    )
+
+
+def selected_profile() -> str:
+    """An explicit choice wins; a mutation run or CI picks its derandomized profile."""
+    if os.environ.get(PROFILE_ENV):
+        return os.environ[PROFILE_ENV]
+    if os.environ.get("MUTANT_UNDER_TEST"):
+        return "mutation"
+    if os.environ.get("CI"):
+        return "ci"
+    return "dev"
+
+
+def load_profile() -> str:
+    register_profiles()
+    name = selected_profile()
+    settings.load_profile(name)
+    return name
