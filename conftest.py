@@ -8,7 +8,7 @@ Tests are marked `flash` or `beam` by the fixture they use, so `-m flash` select
 import pytest
 
 from killmatrix.profiles import load_profile
-from killmatrix.targets import target_from_env
+from killmatrix.targets import ENV, target_from_env
 
 load_profile()
 
@@ -19,12 +19,17 @@ def flash_impl():
 
 
 @pytest.fixture(scope="session")
+def flash_bwd_impl():
+    return target_from_env("flash_bwd")
+
+
+@pytest.fixture(scope="session")
 def beam_impl():
     return target_from_env("beam")
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        for algorithm in ("flash", "beam"):
+        for algorithm in ENV:
             if f"{algorithm}_impl" in getattr(item, "fixturenames", ()):
                 item.add_marker(getattr(pytest.mark, algorithm))

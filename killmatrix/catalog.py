@@ -16,7 +16,7 @@ from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG_DIR = ROOT / "mutation_config"
-ALGORITHMS = ("flash", "beam", "flash-bwd")
+ALGORITHMS = ("flash", "beam", "flash_bwd")
 
 
 @dataclass(frozen=True)
