@@ -1,0 +1,76 @@
+"""Properties every beam-search result must have on any forced-EOS schedule (CONTRACTS §3),
+checked against the model and the contract text rather than against an oracle."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import example, given
+
+from properties.beam_schedules import BeamSchedule, beam_schedules, logit_row
+from properties.beam_scoring import best_first, sequence_logprob
+
+# Alpha 1 and a prompt of length 4: both penalty slips (prompt counted, penalty stored) show.
+EOS_AT_TWO = BeamSchedule(
+    vocab_size=4, eos_token_id=3, prompts=((0, 1, 2, 0), (2,)), beam_width=2, max_new_tokens=3, alpha=1.0,
+    table={(0, 1, 2, 0): logit_row(4, {1: -0.5, 3: -1.5}), (0, 1, 2, 0, 1): logit_row(4, {3: -0.2})},
+)
+
+
+@given(beam_schedules())
+@example(EOS_AT_TWO)
+def test_logprob_is_the_model_log_softmax_sum_and_score_is_penalized(beam_impl, schedule):
+    model = schedule.model()
+    for prompt, hyps in zip(schedule.prompts, schedule.run(beam_impl), strict=True):
+        for h in hyps:
+            logprob = sequence_logprob(model, prompt, h.tokens)
+            assert math.isclose(h.logprob, logprob, rel_tol=1e-9, abs_tol=1e-9), (h, logprob)
+            score = logprob / len(h.tokens) ** schedule.alpha
+            assert math.isclose(h.score, score, rel_tol=1e-9, abs_tol=1e-9), (h, score)
+
+
+@given(beam_schedules())
+@example(EOS_AT_TWO)
+def test_sorted_best_first(beam_impl, schedule):
+    for hyps in schedule.run(beam_impl):
+        assert hyps == sorted(hyps, key=best_first)
+
+
+@given(beam_schedules())
+def test_no_duplicate_hypotheses(beam_impl, schedule):
+    for hyps in schedule.run(beam_impl):
+        assert len({h.tokens for h in hyps}) == len(hyps), hyps
+
+
+@given(beam_schedules())
+def test_eos_only_last_and_exactly_when_finished(beam_impl, schedule):
+    eos = schedule.eos_token_id
+    for hyps in schedule.run(beam_impl):
+        for h in hyps:
+            assert h.tokens, h
+            assert eos not in h.tokens[:-1], h
+            assert h.finished == (h.tokens[-1] == eos), h
+
+
+@given(beam_schedules())
+@example(EOS_AT_TWO)
+def test_unfinished_only_at_max_new_tokens(beam_impl, schedule):
+    for hyps in schedule.run(beam_impl):
+        for h in hyps:
+            assert len(h.tokens) <= schedule.max_new_tokens, h
+            assert h.finished or len(h.tokens) == schedule.max_new_tokens, h
+
+
+@given(beam_schedules())
+@example(EOS_AT_TWO)
+def test_between_min_of_k_and_vocab_and_k_per_prompt(beam_impl, schedule):
+    """At most K; and at least min(K, vocab), since the first step alone offers vocab candidates
+    and a pool never holds fewer beams than were kept before it."""
+    k = schedule.beam_width
+    for hyps in schedule.run(beam_impl):
+        assert min(k, schedule.vocab_size) <= len(hyps) <= k, hyps
+
+
+@given(beam_schedules())
+def test_same_input_same_output(beam_impl, schedule):
+    assert schedule.run(beam_impl) == schedule.run(beam_impl)

@@ -1,0 +1,100 @@
+"""Beam search against its oracles: the slow transcription of the policy, exhaustive enumeration,
+and greedy decoding (what a beam of width one must be, whatever alpha)."""
+
+from __future__ import annotations
+
+import functools
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from impl.models import TinyLM
+from properties.beam_oracle_enumeration import all_complete_sequences
+from properties.beam_oracle_policy import policy_beam_search
+from properties.beam_schedules import ALPHAS, BeamSchedule, beam_schedules, logit_row
+from properties.beam_scoring import assert_same_hypotheses, log_softmax
+
+# EOS (0) ties with token 1 after one step; token 2 then leads to a longer, better sequence.
+TIED_EOS = BeamSchedule(
+    vocab_size=4, eos_token_id=0, prompts=((3,), (1, 2, 3)), beam_width=2, max_new_tokens=3, alpha=0.6,
+    table={(3,): logit_row(4, {0: -1.2, 1: -1.2, 2: -1.5}), (3, 2): logit_row(4, {0: -0.1}),
+           (3, 1): logit_row(4, {3: -0.2})},
+)
+
+
+@given(beam_schedules())
+@example(TIED_EOS)
+def test_matches_policy_oracle(beam_impl, schedule):
+    expected = schedule.run(policy_beam_search).hypotheses
+    actual = schedule.run(beam_impl)
+    assert len(actual) == len(expected)
+    for got, want in zip(actual, expected, strict=True):
+        assert_same_hypotheses(got, want)
+
+
+@given(beam_schedules())
+@example(TIED_EOS)
+def test_one_model_call_per_step(beam_impl, schedule):
+    """Every step shows the model all unfinished beams of all prompts at once, and nothing else."""
+    model = schedule.model()
+    schedule.run(beam_impl, model=model)
+    assert model.batch_sizes == schedule.run(policy_beam_search).batch_sizes
+
+
+@given(beam_schedules(max_vocab=4, max_new_tokens=3))
+@example(TIED_EOS)
+def test_wide_beam_returns_every_complete_sequence_best_first(beam_impl, schedule):
+    """With K at least the number of complete sequences nothing is pruned: the result is all of
+    them, ranked, so its first entry is the global optimum of the penalized score."""
+    model = schedule.model()
+    everything = [all_complete_sequences(model, p, schedule.max_new_tokens, schedule.eos_token_id, schedule.alpha)
+                  for p in schedule.prompts]
+    wide = schedule.replace(beam_width=max(len(e) for e in everything))
+    for got, want in zip(wide.run(beam_impl), everything, strict=True):
+        assert got[0].tokens == want[0].tokens
+        assert_same_hypotheses(got, want)
+
+
+def greedy(model, prompt, max_new_tokens, eos_token_id) -> tuple[tuple[int, ...], float]:
+    """Most likely next token each step (ties: EOS, then the smaller id) until EOS or the limit."""
+    tokens: tuple[int, ...] = ()
+    logprob = 0.0
+    while len(tokens) < max_new_tokens and eos_token_id not in tokens:
+        lps = log_softmax(model([list(prompt) + list(tokens)])[0])
+        token = min(range(len(lps)), key=lambda t: (-lps[t], t != eos_token_id, t))
+        tokens, logprob = tokens + (token,), logprob + lps[token]
+    return tokens, logprob
+
+
+def _assert_greedy(results, model, prompts, max_new_tokens, eos_token_id, alpha):
+    for prompt, hyps in zip(prompts, results, strict=True):
+        tokens, logprob = greedy(model, prompt, max_new_tokens, eos_token_id)
+        assert len(hyps) == 1
+        assert hyps[0].tokens == tokens
+        assert abs(hyps[0].logprob - logprob) <= 1e-9 * (1 + abs(logprob))
+        assert abs(hyps[0].score - logprob / len(tokens) ** alpha) <= 1e-9 * (1 + abs(logprob))
+
+
+@given(beam_schedules())
+@example(TIED_EOS)
+def test_beam_width_one_is_greedy(beam_impl, schedule):
+    one = schedule.replace(beam_width=1)
+    _assert_greedy(one.run(beam_impl), one.model(), one.prompts, one.max_new_tokens, one.eos_token_id, one.alpha)
+
+
+@functools.cache
+def tiny_lm() -> TinyLM:
+    return TinyLM(seed=0)
+
+
+tiny_prompts = st.lists(st.lists(st.integers(0, 999), min_size=1, max_size=9), min_size=1, max_size=3)
+
+
+@given(tiny_prompts, st.integers(1, 6), ALPHAS, st.booleans())
+@example([[1, 2, 3], [4, 5, 6, 7, 8], [9] * 9], 6, 0.6, True)
+def test_beam_width_one_is_greedy_tinylm(beam_impl, prompts, max_new_tokens, alpha, eos_is_first_choice):
+    model = tiny_lm()
+    # EOS as the first prompt's favourite first token makes that prompt finish at once.
+    eos = int(model([prompts[0]])[0].argmax()) if eos_is_first_choice else 0
+    results = beam_impl(model, prompts, 1, max_new_tokens, eos, alpha=alpha)
+    _assert_greedy(results, model, prompts, max_new_tokens, eos, alpha)
