@@ -5,6 +5,12 @@ reference, against every mutant (a mutated copy of the tree) and against outside
 Tests are marked `flash` or `beam` by the fixture they use, so `-m flash` selects one algorithm.
 """
 
+import os
+
+# One BLAS thread per process, set before NumPy loads OpenBLAS: the suite runs as 2 xdist workers on
+# 2 cores, and oversubscribed OpenBLAS threads on tile-sized GEMMs turn a 1 s flash call into a minute.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import pytest
 
 from killmatrix.profiles import load_profile

@@ -1,0 +1,77 @@
+"""The running state at every (query tile, KV tile) step stays inside the bounds of CONTRACTS §2.
+
+The final output cannot see a wrong intermediate scale when it cancels in O / l; these bounds can:
+l is a sum of n terms exp(score - m) each in (0, 1] with one equal to 1, and O is an l-weighted
+average of the values seen, so 1 <= l <= n and |O| <= l * max|V|. `target` steers Hypothesis toward
+inputs that press l/n and |O|/(l max|V|) against 1.
+"""
+
+import numpy as np
+from hypothesis import example, given, target
+
+from adversarial.attention_hostile_cases import rising_logits_case
+from properties.attention_oracle import visible_keys
+from properties.attention_strategies import attention_cases, make_case
+
+# Rounding slack on the bounds, by accumulator precision (float16 inputs accumulate in float32).
+SLACK = {np.float16: 1e-4, np.float32: 1e-4, np.float64: 1e-10}
+
+
+class BoundsChecker:
+    """An observer asserting the bounds at each update and keeping the largest bound ratios."""
+
+    def __init__(self, case):
+        B, _, Nq, _ = case.Q.shape
+        self.visible = visible_keys(Nq, case.K.shape[2], case.causal, case.key_padding_mask, B)
+        self.abs_V = np.abs(case.V.astype(np.float64))
+        self.slack = SLACK[case.Q.dtype.type]
+        self.covered = {}  # q_range -> keys covered so far
+        self.last_m = {}  # q_range -> m after the previous update
+        self.l_over_n = 0.0
+        self.O_over_bound = 0.0
+        self.updates = 0
+
+    def __call__(self, update):
+        q_range, (k_start, k_end) = tuple(update.q_range), tuple(update.k_range)
+        m, l_sum, O_acc, correction = (np.array(a, np.float64)
+                                       for a in (update.m, update.l, update.O, update.correction))
+        visible = self.visible[:, :, q_range[0]:q_range[1]]
+        covered = self.covered.setdefault(q_range, np.zeros(visible.shape[-1], bool))
+        n_before = np.broadcast_to((visible & covered).sum(axis=-1), m.shape)
+        covered[k_start:k_end] = True
+        seen = visible & covered
+        n = np.broadcast_to(seen.sum(axis=-1), m.shape)
+        blind, has_seen, had_seen = n == 0, n >= 1, n_before >= 1
+
+        assert not any(np.isnan(a).any() for a in (m, l_sum, O_acc, correction))
+        assert (m[blind] == -np.inf).all() and (l_sum[blind] == 0).all() and (O_acc[blind] == 0).all()
+        assert np.isfinite(m[has_seen]).all() and np.isfinite(l_sum).all() and np.isfinite(O_acc).all()
+        previous_m = self.last_m.get(q_range, np.full(m.shape, -np.inf))
+        assert (m >= previous_m).all(), "the running max decreased"
+        assert (correction[had_seen] > 0).all() and (correction[had_seen] <= 1).all()
+        assert (l_sum[has_seen] >= 1 - self.slack).all()
+        assert (l_sum[has_seen] <= n[has_seen] * (1 + self.slack)).all()
+        v_max = np.where(seen[..., None], self.abs_V[:, :, None], 0).max(axis=-2)
+        O_bound = l_sum[..., None] * v_max
+        assert (np.abs(O_acc) <= O_bound * (1 + self.slack)).all()
+
+        self.last_m[q_range] = m
+        self.updates += 1
+        if has_seen.any():
+            self.l_over_n = max(self.l_over_n, float((l_sum[has_seen] / n[has_seen]).max()))
+            ratio = np.abs(O_acc) / np.where(O_bound > 0, O_bound, np.inf)
+            self.O_over_bound = max(self.O_over_bound, float(ratio.max()))
+
+
+@given(case=attention_cases(odd_lengths=(), max_len=24, head_dims=(1, 2, 3, 8), logit_scales=(1.0, 4.0, 16.0)))
+@example(case=rising_logits_case(1, 2, 24, 4, peak=12.0, tile_size=8, kv_tile_size=5))
+@example(case=make_case(2, 1, 13, 9, 3, tile_size=4, kv_tile_size=3,
+                        key_padding_mask=[[False] * 5 + [True] * 4, [True] * 9]))
+def test_running_state_stays_within_bounds_at_every_tile(flash_impl, case):
+    flash_impl.require("observer")
+    case = case.for_target(flash_impl)
+    checker = BoundsChecker(case)
+    case.run(flash_impl, observer=checker)
+    assert checker.updates >= 1
+    target(checker.l_over_n, label="l_sum / n")
+    target(checker.O_over_bound, label="|O_acc| / (l_sum max|V|)")
