@@ -20,12 +20,12 @@ def upstream_gradient(case: AttentionCase) -> np.ndarray:
     return np.random.default_rng([case.seed, 1]).standard_normal(case.Q.shape).astype(case.Q.dtype)
 
 
-def run_backward(target, case: AttentionCase, dO: np.ndarray):
-    """The target's (dQ, dK, dV), given the O and lse a correct forward saves (from the oracle).
+def run_backward(target, case: AttentionCase, dO: np.ndarray, saved=None):
+    """The target's (dQ, dK, dV), given `saved` = (O, lse), by default what a correct forward saves.
 
     `case` must already be `case.for_target(target)`; options the case does not need are not passed.
     """
-    O, lse = forward_saved(*case.oracle_args)  # noqa: E741
+    O, lse = forward_saved(*case.oracle_args) if saved is None else saved  # noqa: E741
     kv_tile = case.kv_tile_size if case.kv_tile_size != case.tile_size else None
     return target(case.Q, case.K, case.V, O, dO, lse, case.tile_size, causal=case.causal, kv_tile_size=kv_tile,
                   key_padding_mask=case.key_padding_mask)

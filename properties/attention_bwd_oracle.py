@@ -35,8 +35,7 @@ def naive_probabilities(Q, K, causal=True, key_padding_mask=None, dtype=np.float
 
 def naive_attention_bwd(Q, K, V, dO, causal=True, key_padding_mask=None, dtype=np.float64):
     """(dQ, dK, dV) of sum(attention(Q, K, V) * dO), computed in `dtype` throughout."""
-    K, V, dO = (np.asarray(x).astype(dtype) for x in (K, V, dO))
-    Q = np.asarray(Q).astype(dtype)
+    Q, K, V, dO = (np.asarray(x).astype(dtype) for x in (Q, K, V, dO))
     scale = dtype(1.0 / np.sqrt(Q.shape[-1]))
     P = naive_probabilities(Q, K, causal, key_padding_mask, dtype)
     dV = P.swapaxes(-1, -2) @ dO

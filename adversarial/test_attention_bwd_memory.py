@@ -1,0 +1,55 @@
+"""The backward never materializes N x N: memray at the seed's large shape (B=2, H=8, N=4096, D=64, tile 128).
+
+No single allocation reaches N * N * 4 bytes, and the working memory (the peak beyond the three
+gradients the call returns, which alone hold 3 * B * H * N * D floats) stays under the seed's own
+bar of 0.3 * N * N * 4 bytes: float32 inputs are worked on in place, not copied or widened.
+"""
+
+import numpy as np
+import pytest
+
+from adversarial.attention_memory import PEAK_SHARE_OF_SCORE_MATRIX, memory_profile
+from properties.attention_bwd_oracle import naive_attention_bwd
+
+B, H, N, D, TILE = 2, 8, 4096, 64, 128
+SCORE_MATRIX_BYTES = N * N * np.dtype(np.float32).itemsize
+
+
+def _large_inputs():
+    rng = np.random.default_rng(41)
+    Q, K, V, out, dO = (rng.standard_normal((B, H, N, D), dtype=np.float32) for _ in range(5))
+    # Any lse at or above the row's largest score keeps P = exp(S - lse) in [0, 1]; only the
+    # allocations matter here, and |q| * max|k| / sqrt(D) bounds every score without a forward pass.
+    k_norm = np.linalg.norm(K, axis=-1).max(axis=-1, keepdims=True)
+    lse = (np.linalg.norm(Q, axis=-1) * k_norm / np.sqrt(D)).astype(np.float32)
+    return Q, K, V, out, dO, lse
+
+
+def _warm_up_blas():
+    # OpenBLAS maps a 32 MiB buffer on its first matmul; that is not the backward's doing.
+    a = np.ones((256, 256), np.float32)
+    a @ a
+
+
+@pytest.mark.slow
+def test_backward_never_allocates_a_score_matrix(flash_bwd_impl, tmp_path):
+    Q, K, V, out, dO, lse = _large_inputs()
+    _warm_up_blas()
+    grads = []
+    profile = memory_profile(lambda: grads.extend(flash_bwd_impl(Q, K, V, out, dO, lse, TILE, causal=True)),
+                             tmp_path / "bwd.bin")
+    assert profile.largest_allocation < SCORE_MATRIX_BYTES, (
+        f"largest allocation {profile.largest_allocation} B >= N*N*4 = {SCORE_MATRIX_BYTES} B")
+    working = profile.peak - sum(g.nbytes for g in grads)
+    assert working < PEAK_SHARE_OF_SCORE_MATRIX * SCORE_MATRIX_BYTES, (
+        f"peak beyond the gradients {working} B >= {PEAK_SHARE_OF_SCORE_MATRIX} * N*N*4 B")
+    assert all(np.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.slow
+def test_memory_check_catches_the_naive_backward(tmp_path):
+    """Positive control: the naive backward of a single head already allocates one N x N matrix."""
+    Q, K, V, _, dO, _ = (x[:1, :1] for x in _large_inputs())
+    _warm_up_blas()
+    profile = memory_profile(lambda: naive_attention_bwd(Q, K, V, dO, dtype=np.float32), tmp_path / "naive.bin")
+    assert profile.largest_allocation >= SCORE_MATRIX_BYTES
