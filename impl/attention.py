@@ -51,13 +51,9 @@ def flash_attention_fwd(
     Returns the output (Q's shape and dtype), or `(output, lse)` when `return_lse` is set, with
     `lse[b, h, i] = log(sum_j exp(score_ij))` over the keys row i sees (-inf when it sees none).
     """
-    Q, K, V = _checked_inputs(Q, K, V)
-    kv_tile_size = tile_size if kv_tile_size is None else kv_tile_size
-    _check_tile_size("tile_size", tile_size)
-    _check_tile_size("kv_tile_size", kv_tile_size)
+    Q, K, V, kv_tile_size, key_is_padding = checked_arguments(Q, K, V, tile_size, kv_tile_size, key_padding_mask)
     B, H, Nq, D = Q.shape
     Nk = K.shape[2]
-    key_is_padding = _padding_from_mask(key_padding_mask, B, Nk)
 
     acc_dtype = np.result_type(Q, K, V, np.float32)  # float16 inputs accumulate in float32
     K = K.astype(acc_dtype, copy=False)
@@ -69,11 +65,11 @@ def flash_attention_fwd(
     out = np.empty(Q.shape, Q.dtype)
     lse = np.empty((B, H, Nq), acc_dtype) if return_lse else None
     state = _RunningState(B, H, D, min(tile_size, Nq), min(kv_tile_size, Nk), acc_dtype, out.dtype)
-    for q_start, q_end in _tiles(Nq, tile_size):
+    for q_start, q_end in tiles(Nq, tile_size):
         q_tile = state.start_query_tile(Q[:, :, q_start:q_end], scale, out[:, :, q_start:q_end])
         # KV tiles wholly to the right of the causal boundary are never visited.
         last_key = min(Nk, q_end + diagonal) if causal else Nk
-        for k_start, k_end in _tiles(last_key, kv_tile_size):
+        for k_start, k_end in tiles(last_key, kv_tile_size):
             S = state.scores(q_tile, K[:, :, k_start:k_end])
             if causal and k_end - 1 > q_start + diagonal:
                 future = np.arange(k_start, k_end) > np.arange(q_start, q_end)[:, None] + diagonal
@@ -89,7 +85,16 @@ def flash_attention_fwd(
     return (out, lse) if return_lse else out
 
 
-def _tiles(stop: int, size: int) -> Iterator[tuple[int, int]]:
+def checked_arguments(Q, K, V, tile_size, kv_tile_size, key_padding_mask):
+    """Validated (Q, K, V, kv_tile_size, key_is_padding), as the forward and the backward both take them."""
+    Q, K, V = _checked_inputs(Q, K, V)
+    kv_tile_size = tile_size if kv_tile_size is None else kv_tile_size
+    _check_tile_size("tile_size", tile_size)
+    _check_tile_size("kv_tile_size", kv_tile_size)
+    return Q, K, V, kv_tile_size, _padding_from_mask(key_padding_mask, Q.shape[0], K.shape[2])
+
+
+def tiles(stop: int, size: int) -> Iterator[tuple[int, int]]:
     """Half-open ranges covering [0, stop) in steps of `size`; the last one may be shorter."""
     for start in range(0, stop, size):
         yield start, min(start + size, stop)

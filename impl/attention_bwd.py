@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from impl.attention import FLOAT_DTYPES, _check_tile_size, _checked_inputs, _padding_from_mask, _tiles
+from impl.attention import FLOAT_DTYPES, checked_arguments, tiles
 
 
 def flash_attention_bwd(
@@ -24,13 +24,9 @@ def flash_attention_bwd(
     `O` and `lse` are what `flash_attention_fwd(..., return_lse=True)` returned for the same
     arguments; `dO` is the upstream gradient. Each gradient has its input's shape and dtype.
     """
-    Q, K, V = _checked_inputs(Q, K, V)
-    kv_tile_size = tile_size if kv_tile_size is None else kv_tile_size
-    _check_tile_size("tile_size", tile_size)
-    _check_tile_size("kv_tile_size", kv_tile_size)
+    Q, K, V, kv_tile_size, key_is_padding = checked_arguments(Q, K, V, tile_size, kv_tile_size, key_padding_mask)
     B, H, Nq, D = Q.shape
     Nk = K.shape[2]
-    key_is_padding = _padding_from_mask(key_padding_mask, B, Nk)
     O = _checked_like_queries("O", O, Q.shape)  # noqa: E741 (the paper's and the issue's name)
     dO = _checked_like_queries("dO", dO, Q.shape)
     lse = _checked_lse(lse, Q.shape[:3])
@@ -46,12 +42,12 @@ def flash_attention_bwd(
     diagonal = Nk - Nq
 
     dq, dk, dv = np.zeros_like(q), np.zeros_like(k), np.zeros_like(v)
-    for q_start, q_end in _tiles(Nq, tile_size):
+    for q_start, q_end in tiles(Nq, tile_size):
         q_t, do_t, dq_t = q[:, :, q_start:q_end], do[:, :, q_start:q_end], dq[:, :, q_start:q_end]
         lse_t, D_t = lse[:, :, q_start:q_end], D_rows[:, :, q_start:q_end]
         # KV tiles wholly to the right of the causal boundary get no gradient from this query tile.
         last_key = min(Nk, q_end + diagonal) if causal else Nk
-        for k_start, k_end in _tiles(last_key, kv_tile_size):
+        for k_start, k_end in tiles(last_key, kv_tile_size):
             k_t, v_t = k[:, :, k_start:k_end], v[:, :, k_start:k_end]
             S = q_t @ k_t.swapaxes(2, 3)
             S *= scale
