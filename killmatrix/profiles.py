@@ -8,7 +8,7 @@ database (a failure found under one mutant must not leak into another's run) and
 
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 PROFILE_ENV = "KILLMATRIX_PROFILE"
 
@@ -28,6 +28,11 @@ def register_profiles() -> None:
         derandomize=True,
         database=None,
         suppress_health_check=suppressed,
+    )
+    # `report` and `audit` only ask whether a test fails against a mutant, never for its smallest
+    # input, and shrinking is most of a failing property's time.
+    settings.register_profile(
+        "kill", settings.get_profile("mutation"), phases=[Phase.explicit, Phase.reuse, Phase.generate]
     )
 
 

@@ -1,0 +1,138 @@
+"""The report in the mutation-testing-report-schema format (what Stryker and PIT emit).
+
+The file opens in the mutation-testing-elements viewer: every named and mutmut mutant placed on its
+source line, with its status and the tests that killed it. The schema is vendored in
+`killmatrix/schemas/` and the output is validated against it in the tests.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from killmatrix.catalog import NamedMutant
+from killmatrix.mutants import MutantResult
+from killmatrix.mutmut_runner import MutmutMutant, MutmutReport
+
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "mutation-testing-report-schema-3.8.4.json"
+STATUS = {"killed": "Killed", "survived": "Survived", "timeout": "Timeout", "error": "RuntimeError",
+          "equivalent": "Ignored"}
+
+
+def _position(source: str, offset: int) -> dict[str, int]:
+    line = source.count("\n", 0, offset) + 1
+    return {"line": line, "column": offset - (source.rfind("\n", 0, offset) + 1) + 1}
+
+
+def _span(source: str, start: int, end: int) -> dict:
+    return {"start": _position(source, start), "end": _position(source, max(end, start + 1))}
+
+
+def named_location(source: str, mutant: NamedMutant) -> dict:
+    """Where the first edit's text sits in the reference; the file's start if it no longer does."""
+    offset = source.find(mutant.edits[0].find)
+    if offset < 0:
+        return _span(source, 0, 1)
+    return _span(source, offset, offset + len(mutant.edits[0].find))
+
+
+def _function_lines(source: str, function: str) -> tuple[int, int]:
+    """1-based first and last line of `function` (or `Class.method`) in `source`; the whole file if absent."""
+    *owner, name = function.split(".")
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ClassDef) and owner and node.name == owner[0]:
+            for child in node.body:
+                if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) and child.name == name:
+                    return child.lineno, child.end_lineno
+        if not owner and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
+            return node.lineno, node.end_lineno
+    return 1, source.count("\n") + 1
+
+
+def mutmut_location(source: str, mutant: MutmutMutant) -> dict:
+    """The first changed line of the mutant's diff, found inside its function in the reference."""
+    removed = [ln[1:].strip() for ln in mutant.diff.splitlines() if ln.startswith("-") and not ln.startswith("---")]
+    first, last = _function_lines(source, mutant.function)
+    lines = source.splitlines()
+    for number in range(first, min(last, len(lines)) + 1):
+        text = lines[number - 1]
+        if removed and text.strip() == removed[0]:
+            indent = len(text) - len(text.lstrip())
+            return {"start": {"line": number, "column": indent + 1}, "end": {"line": number, "column": len(text) + 1}}
+    return {"start": {"line": first, "column": 1}, "end": {"line": first, "column": 2}}
+
+
+def _added(diff: str) -> str:
+    return "\n".join(ln[1:].strip() for ln in diff.splitlines() if ln.startswith("+") and not ln.startswith("+++"))
+
+
+def stryker_report(
+    named: Sequence[MutantResult],
+    catalog: dict[str, NamedMutant],
+    mutmut: MutmutReport | None,
+    root: Path,
+) -> dict:
+    files: dict[str, dict] = {}
+    killers: set[str] = set()
+
+    def file_entry(path: str) -> dict | None:
+        if path not in files:
+            full = Path(root) / path
+            if not full.is_file():
+                return None
+            files[path] = {"language": "python", "source": full.read_text(), "mutants": []}
+        return files[path]
+
+    for result in named:
+        mutant = catalog[result.id]
+        entry = file_entry(mutant.file)
+        if entry is None:
+            continue
+        entry["mutants"].append({
+            "id": f"named:{result.id}",
+            "mutatorName": "named mutant",
+            "description": mutant.bug,
+            "replacement": mutant.edits[0].replace,
+            "location": named_location(entry["source"], mutant),
+            "status": STATUS[result.status],
+            "statusReason": result.detail or ", ".join(result.killed_by),
+            "killedBy": list(result.killed_by),
+            "duration": round(result.duration * 1000),
+        })
+        killers.update(result.killed_by)
+    for mutant in mutmut.mutants if mutmut else ():
+        entry = file_entry(mutant.file)
+        if entry is None:
+            continue
+        entry["mutants"].append({
+            "id": f"mutmut:{mutant.name}",
+            "mutatorName": "mutmut",
+            "description": mutant.diff,
+            "replacement": _added(mutant.diff),
+            "location": mutmut_location(entry["source"], mutant),
+            "status": STATUS[mutant.status],
+            "statusReason": mutant.detail or f"mutmut: {mutant.mutmut_status}",
+            "killedBy": list(mutant.killed_by),
+        })
+        killers.update(mutant.killed_by)
+    test_files: dict[str, dict] = {}
+    for test in sorted(killers):
+        path, _, name = test.partition("::")
+        test_files.setdefault(path, {"tests": []})["tests"].append({"id": test, "name": name or path})
+    return {
+        "schemaVersion": "2",
+        "thresholds": {"high": 90, "low": 75},
+        "projectRoot": str(Path(root).resolve()),
+        "files": files,
+        "testFiles": test_files,
+        "framework": {"name": "killmatrix"},
+    }
+
+
+def validate(report: dict) -> None:
+    """jsonschema.ValidationError if `report` does not follow the vendored schema."""
+    import jsonschema
+
+    jsonschema.validate(report, json.loads(SCHEMA_PATH.read_text()))

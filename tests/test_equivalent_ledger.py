@@ -1,0 +1,62 @@
+"""The equivalent-mutant ledger: keyed by what a mutant changes, never by mutmut's renumbered name."""
+
+from __future__ import annotations
+
+import pytest
+
+from killmatrix.equivalent_ledger import load_ledger, normalize_diff
+
+MUTMUT_DIFF = """--- impl/attention.py
++++ impl/attention.py
+@@ -1,4 +1,4 @@
+ def clamp(x):
+     y = x
+-    return max(y,  0)
++    return max(y,  1)
+     # trailing context"""
+
+
+def test_normalized_diff_keeps_only_the_changed_lines():
+    assert normalize_diff(MUTMUT_DIFF) == "-return max(y,  0)\n+return max(y,  1)"
+
+
+def test_normalized_diff_ignores_line_numbers_and_context():
+    moved = MUTMUT_DIFF.replace("@@ -1,4 +1,4 @@", "@@ -7,3 +7,3 @@").replace("     y = x\n", "")
+    assert normalize_diff(moved) == normalize_diff(MUTMUT_DIFF)
+
+
+def entry(**fields) -> str:
+    body = {"file": "impl/attention.py", "function": "clamp", "diff": MUTMUT_DIFF, "reason": "r", **fields}
+    return "[[equivalent]]\n" + "".join(f"{k} = '''{v}'''\n" for k, v in body.items() if v is not None)
+
+
+def test_load_keys_entries_by_file_function_and_diff(tmp_path):
+    path = tmp_path / "equivalent.toml"
+    path.write_text(entry())
+    [(key, value)] = load_ledger(path).items()
+    assert key == ("impl/attention.py", "clamp", normalize_diff(MUTMUT_DIFF)) and value.reason == "r"
+
+
+def test_missing_ledger_is_empty(tmp_path):
+    assert load_ledger(tmp_path / "absent.toml") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (entry(reason=None), "entry 1 lacks reason"),
+        (entry(reason="  "), "entry 1 lacks reason"),
+        (entry(diff=" def clamp(x):"), "no '-'/'[+]' line"),
+        (entry() + entry(), "entry 2 repeats"),
+    ],
+    ids=["no-reason", "blank-reason", "no-change", "duplicate"],
+)
+def test_malformed_ledger_is_refused(tmp_path, text, message):
+    path = tmp_path / "equivalent.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        load_ledger(path)
+
+
+def test_the_project_ledger_loads():
+    load_ledger()
