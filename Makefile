@@ -14,7 +14,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
 report: $(STAMP)
-	$(BIN)/killmatrix report
+	$(BIN)/killmatrix report --json reports/report.json --stryker reports/stryker.json
 
 bench: $(STAMP)
 	$(BIN)/python bench/attention.py

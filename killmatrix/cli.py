@@ -9,7 +9,7 @@ app = typer.Typer(
 )
 
 # Each command module registers itself on `app` (one job per module).
-COMMAND_MODULES = ()
+COMMAND_MODULES = ("audit", "check", "grade", "list", "report")
 
 
 def _register() -> None:

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from killmatrix.catalog import ALGORITHMS, ROOT, load_catalog
+from killmatrix.commands.list import LAST_REPORT
 from killmatrix.equivalent_ledger import load_ledger
 from killmatrix.kill_report import apply_ledger, passes, report_json
 from killmatrix.mutants import BaselineFailed, NamedMutantRunner
@@ -121,6 +122,8 @@ def report(
         document = report_json(named, catalog, mutmut, phases)
         if json_path is not None:
             _write(json_path, document)
+        if not no_cache:  # what `killmatrix list` shows as each test's kills
+            _write(root / CACHE_DIR_NAME / LAST_REPORT, document)
         if stryker_path is not None:
             _write(stryker_path, stryker_report(named, catalog, mutmut, root))
         if markdown_path is not None:

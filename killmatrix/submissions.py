@@ -1,0 +1,72 @@
+"""Find the submissions in a grading folder: one subfolder each.
+
+By convention a subfolder holds `flash.py` (with `flash_attention_fwd`) and/or `beam.py` (with
+`beam_search`). A `grade.toml` in the subfolder overrides the convention:
+
+    [flash]
+    file = "attention.py"          # relative to the subfolder
+    function = "tiled_attention"   # optional, default per CONTRACTS §2/§3
+
+    [beam]
+    file = "decoder.py"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from killmatrix.targets import DEFAULT_FUNC
+
+CONVENTION = {"flash": "flash.py", "beam": "beam.py"}
+CONFIG_NAME = "grade.toml"
+
+
+@dataclass(frozen=True)
+class Submission:
+    name: str  # the subfolder's name
+    algorithm: str
+    path: Path
+    function: str
+
+    @property
+    def target(self) -> str:
+        return f"{self.path}:{self.function}"
+
+
+def _from_config(folder: Path) -> list[Submission]:
+    config_path = folder / CONFIG_NAME
+    try:
+        config = tomllib.loads(config_path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{config_path}: not valid TOML: {exc}") from None
+    unknown = sorted(set(config) - set(CONVENTION))
+    if unknown:
+        raise ValueError(f"{config_path}: sections must be among {sorted(CONVENTION)}, got {unknown}")
+    found = []
+    for algorithm, section in config.items():
+        if not isinstance(section, dict) or not isinstance(section.get("file"), str):
+            raise ValueError(f"{config_path}: [{algorithm}] needs file = \"NAME.py\"")
+        function = section.get("function", DEFAULT_FUNC[algorithm])
+        if not isinstance(function, str) or not function.isidentifier():
+            raise ValueError(f"{config_path}: [{algorithm}] function must be a Python identifier, got {function!r}")
+        found.append(Submission(folder.name, algorithm, (folder / section["file"]).resolve(), function))
+    return found
+
+
+def discover(directory: Path) -> list[Submission]:
+    """Every submission under `directory`, by folder name then algorithm; ValueError if there is none."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ValueError(f"{directory} is not a directory")
+    found: list[Submission] = []
+    for folder in sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        if (folder / CONFIG_NAME).exists():
+            found += _from_config(folder)
+        else:
+            found += [Submission(folder.name, algorithm, (folder / filename).resolve(), DEFAULT_FUNC[algorithm])
+                      for algorithm, filename in CONVENTION.items() if (folder / filename).is_file()]
+    if not found:
+        raise ValueError(f"no submissions in {directory}: expected subfolders with flash.py, beam.py or grade.toml")
+    return sorted(found, key=lambda s: (s.algorithm, s.name))
