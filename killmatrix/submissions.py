@@ -1,7 +1,7 @@
 """Find the submissions in a grading folder: one subfolder each.
 
-By convention a subfolder holds `flash.py` (with `flash_attention_fwd`) and/or `beam.py` (with
-`beam_search`). A `grade.toml` in the subfolder overrides the convention:
+By convention a subfolder holds `flash.py` (with `flash_attention_fwd`), `flash_bwd.py` (with
+`flash_attention_bwd`) and/or `beam.py` (with `beam_search`). A `grade.toml` in the subfolder overrides the convention:
 
     [flash]
     file = "attention.py"          # relative to the subfolder
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from killmatrix.targets import DEFAULT_FUNC
 
-CONVENTION = {"flash": "flash.py", "beam": "beam.py"}
+CONVENTION = {"flash": "flash.py", "flash_bwd": "flash_bwd.py", "beam": "beam.py"}
 CONFIG_NAME = "grade.toml"
 
 
@@ -68,5 +68,5 @@ def discover(directory: Path) -> list[Submission]:
             found += [Submission(folder.name, algorithm, (folder / filename).resolve(), DEFAULT_FUNC[algorithm])
                       for algorithm, filename in CONVENTION.items() if (folder / filename).is_file()]
     if not found:
-        raise ValueError(f"no submissions in {directory}: expected subfolders with flash.py, beam.py or grade.toml")
+        raise ValueError(f"no submissions in {directory}: expected subfolders with flash.py, flash_bwd.py, beam.py or grade.toml")
     return sorted(found, key=lambda s: (s.algorithm, s.name))

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from killmatrix.pytest_runner import TestOutcome
+from killmatrix.targets import ENV
 
 STATUSES = ("passed", "failed", "error", "timeout", "skipped")
 # Which status a property gets when its cases disagree: the most alarming one present.
 _SEVERITY = ("timeout", "error", "failed", "passed", "skipped")
-_FIXTURE_ARG = re.compile(r"^(flash_impl|beam_impl)=")
+_FIXTURE_ARG = re.compile(rf"^({'|'.join(f'{name}_impl' for name in ENV)})=")
 _COMMENT = re.compile(r"#[^\n]*")
 _ARRAY_SHAPE = re.compile(r"shape=(\([\d, ]*\))")
 _ARRAY_DTYPE = re.compile(r"dtype=(\w+)")

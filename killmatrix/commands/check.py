@@ -1,4 +1,4 @@
-"""`killmatrix check flash|beam PATH[:FUNC]`: the property suite against an outside implementation."""
+"""`killmatrix check flash|flash-bwd|beam PATH[:FUNC]`: the property suite against an outside implementation."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from killmatrix import render
 from killmatrix.render import check_json, check_table, status_counts, write_json
 from killmatrix.sandbox import GiB
 from killmatrix.target_run import LoadError, RunSettings, run_suite_against
+from killmatrix.targets import ENV
 from killmatrix.verdicts import PropertyVerdict, overall, property_verdicts
 
-
-class Algorithm(enum.StrEnum):
-    flash = "flash"
-    beam = "beam"
+# One choice per implementation-under-test fixture (targets.ENV); typed on the command line with a
+# hyphen (flash-bwd), used inside with the fixture's underscore (flash_bwd).
+Algorithm = enum.StrEnum("Algorithm", {name: name.replace("_", "-") for name in ENV})
 
 
 def settings_from_options(timeout: float, slow_timeout: float, budget: float, memory_gb: float) -> RunSettings:
@@ -42,8 +42,8 @@ JsonPath = Annotated[Path | None, typer.Option("--json", help="Also write the re
 
 
 def check(
-    algorithm: Annotated[Algorithm, typer.Argument(help="flash or beam")],
-    target: Annotated[str, typer.Argument(help="PATH.py[:FUNC] (default function per CONTRACTS §2/§3)")],
+    algorithm: Annotated[Algorithm, typer.Argument(help="flash, flash-bwd or beam")],
+    target: Annotated[str, typer.Argument(help="PATH.py[:FUNC] (FUNC defaults to the contract's function name)")],
     json_path: JsonPath = None,
     keyword: Annotated[str | None, typer.Option("-k", help="Only the properties matching this -k expression.")] = None,
     timeout: Timeout = 15.0,
@@ -56,19 +56,19 @@ def check(
     settings = settings_from_options(timeout, slow_timeout, budget, memory_gb)
     selection = ["-k", keyword] if keyword else None
     try:
-        with console.status(f"checking {target} against the {algorithm.value} suite") as status:
+        with console.status(f"checking {target} against the {algorithm.name} suite") as status:
             label, verdicts = judge(
-                algorithm.value, target, settings, selection=selection,
+                algorithm.name, target, settings, selection=selection,
                 on_progress=lambda n: status.update(f"checking {target}: {n} tests done"),
             )
     except LoadError as exc:
-        typer.echo(f"killmatrix check: cannot load {algorithm.value} target {target}: {exc}", err=True)
+        typer.echo(f"killmatrix check: cannot load {algorithm.name} target {target}: {exc}", err=True)
         raise typer.Exit(2) from None
     verdict = overall(verdicts)
-    console.print(check_table(label, algorithm.value, verdicts))
+    console.print(check_table(label, algorithm.name, verdicts))
     console.print(f"verdict: [bold]{verdict}[/bold] ({status_counts(verdicts)})")
     if json_path is not None:
-        write_json(json_path, check_json(label, algorithm.value, verdict, verdicts))
+        write_json(json_path, check_json(label, algorithm.name, verdict, verdicts))
     raise typer.Exit(0 if verdict == "pass" else 1)
 
 
