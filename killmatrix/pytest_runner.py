@@ -18,6 +18,8 @@ from killmatrix.sandbox import DEFAULT_LIMITS, ChildResult, Limits, run_child
 
 @dataclass(frozen=True)
 class TestOutcome:
+    __test__ = False  # a result record: keep pytest from collecting it where a test module imports it
+
     nodeid: str
     outcome: str  # passed | failed | skipped | error
     detail: str = ""
