@@ -68,5 +68,6 @@ def discover(directory: Path) -> list[Submission]:
             found += [Submission(folder.name, algorithm, (folder / filename).resolve(), DEFAULT_FUNC[algorithm])
                       for algorithm, filename in CONVENTION.items() if (folder / filename).is_file()]
     if not found:
-        raise ValueError(f"no submissions in {directory}: expected subfolders with flash.py, flash_bwd.py, beam.py or grade.toml")
+        expected = ", ".join(CONVENTION.values())
+        raise ValueError(f"no submissions in {directory}: expected subfolders with one of {expected} or a grade.toml")
     return sorted(found, key=lambda s: (s.algorithm, s.name))
