@@ -86,6 +86,7 @@ def list_suite(
     root: Annotated[Path, typer.Option(help="The project tree to list.", hidden=True)] = ROOT,
 ) -> None:
     """List the suite's properties and adversarial tests and the named mutants, with what kills what."""
+    algorithm = algorithm.replace("-", "_") if algorithm else algorithm  # flash-bwd, as `check` spells it
     if algorithm is not None and algorithm not in ALGORITHMS:
         typer.echo(f"killmatrix list: --algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}",
                    err=True)

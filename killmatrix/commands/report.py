@@ -73,6 +73,7 @@ def report(
         console = Console(width=160)
     phases: dict[str, float] = {}
     try:
+        algorithm = algorithm.replace("-", "_") if algorithm else algorithm  # flash-bwd, as `check` spells it
         if algorithm is not None and algorithm not in ALGORITHMS:
             raise ValueError(f"--algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
         catalog = {m.id: m for m in load_catalog(root / "mutation_config")}
