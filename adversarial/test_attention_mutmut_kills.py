@@ -33,7 +33,9 @@ def test_causal_is_the_default(flash_impl):
 
 
 def test_float16_inputs_accumulate_in_at_least_float32(flash_impl):
-    """(`self._O = None if out_dtype == dtype else ...` -> always None, and kin: O accumulated in
+    """Float16 inputs are accumulated in at least float32, never in the float16 output tile.
+
+    (Kills `self._O = None if out_dtype == dtype else ...` -> always None, and kin: O accumulated in
     the float16 output tile.) Rounded once from a float32 accumulator, every output is within one
     float16 step of the float64 truth (plus float32 rounding); summing 32 tiles into a float16
     accumulator rounds 32 times and strays several steps."""

@@ -48,7 +48,9 @@ def test_logits_row_without_a_finite_entry_is_refused(beam_impl):
 
 
 def test_prompts_on_far_apart_logit_scales_share_a_batch(beam_impl):
-    """(`logits.max(axis=1)` -> `axis=None` in log_softmax: one shift for the whole batch.)
+    """Log-softmax shifts each row by its own max, so prompts on far-apart logit scales share a batch.
+
+    (Kills `logits.max(axis=1)` -> `axis=None` in log_softmax: one shift for the whole batch.)
 
     Prompt [5] gets logits [1000, 999, 998] and prompt [6] gets [0, -1, -2] in the same model call.
     Alone or batched, K = 1 and one step pick token 0 for each, with logprob
