@@ -19,6 +19,14 @@ CATALOG_DIR = ROOT / "mutation_config"
 ALGORITHMS = ("flash", "beam", "flash_bwd")
 
 
+def parse_algorithm(name: str) -> str:
+    """An algorithm name as the catalog spells it; `flash-bwd` (as `check` spells it) is accepted."""
+    normalized = name.replace("-", "_")
+    if normalized not in ALGORITHMS:
+        raise ValueError(f"--algorithm must be one of {', '.join(ALGORITHMS)}, got {name!r}")
+    return normalized
+
+
 @dataclass(frozen=True)
 class Edit:
     find: str

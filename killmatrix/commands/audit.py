@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from killmatrix import render
-from killmatrix.catalog import ALGORITHMS, ROOT
+from killmatrix.catalog import ROOT, parse_algorithm
 from killmatrix.commands.check import JsonPath
 from killmatrix.mutants import BaselineFailed
 from killmatrix.render import audit_json, audit_markdown, audit_table, write_json
@@ -30,12 +30,11 @@ def audit(
 ) -> None:
     """Run the given tests against every named mutant and report which bug classes they kill."""
     console = render.console()
-    algorithm = algorithm or []
-    unknown = sorted(set(algorithm) - set(ALGORITHMS))
-    if unknown:
-        typer.echo(f"killmatrix audit: --algorithm must be one of {', '.join(ALGORITHMS)}, got {', '.join(unknown)}",
-                   err=True)
-        raise typer.Exit(2)
+    try:
+        algorithm = [parse_algorithm(name) for name in algorithm or []]
+    except ValueError as exc:
+        typer.echo(f"killmatrix audit: {exc}", err=True)
+        raise typer.Exit(2) from None
     cache = ResultCache(None if no_cache else ROOT / CACHE_DIR_NAME)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:

@@ -16,7 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from killmatrix.catalog import ALGORITHMS, ROOT, load_catalog
+from killmatrix.catalog import ALGORITHMS, ROOT, load_catalog, parse_algorithm
+from killmatrix.render import write_json
 from killmatrix.result_cache import CACHE_DIR_NAME
 
 LAST_REPORT = "last_report.json"
@@ -86,19 +87,14 @@ def list_suite(
     root: Annotated[Path, typer.Option(help="The project tree to list.", hidden=True)] = ROOT,
 ) -> None:
     """List the suite's properties and adversarial tests and the named mutants, with what kills what."""
-    algorithm = algorithm.replace("-", "_") if algorithm else algorithm  # flash-bwd, as `check` spells it
-    if algorithm is not None and algorithm not in ALGORITHMS:
-        typer.echo(f"killmatrix list: --algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}",
-                   err=True)
-        raise typer.Exit(2)
     try:
-        document = listing(root, algorithm)
+        document = listing(root, parse_algorithm(algorithm) if algorithm is not None else None)
     except (ValueError, SyntaxError, OSError) as exc:
         typer.echo(f"killmatrix list: {exc}", err=True)
         raise typer.Exit(2) from None
     _print(Console(), document)
     if json_path is not None:
-        json_path.write_text(json.dumps(document, indent=2) + "\n")
+        write_json(json_path, document)
 
 
 def register(app: typer.Typer) -> None:

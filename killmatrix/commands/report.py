@@ -8,7 +8,6 @@ hash of their inputs under `.killmatrix-cache/`, so a second run with nothing ch
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from contextlib import contextmanager
@@ -19,12 +18,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from killmatrix.catalog import ALGORITHMS, ROOT, load_catalog
+from killmatrix.catalog import ALGORITHMS, ROOT, load_catalog, parse_algorithm
 from killmatrix.commands.list import LAST_REPORT
 from killmatrix.equivalent_ledger import load_ledger
 from killmatrix.kill_report import apply_ledger, passes, report_json
 from killmatrix.mutants import BaselineFailed, NamedMutantRunner
 from killmatrix.mutmut_runner import MutmutFailed, MutmutRunner, algorithm_of, mutmut_settings
+from killmatrix.render import write_json
 from killmatrix.report_tables import print_report, report_markdown
 from killmatrix.result_cache import CACHE_DIR_NAME, ResultCache
 from killmatrix.stryker import stryker_report
@@ -37,11 +37,6 @@ PROGRESS_COLUMNS = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn
 def _fail(message: str, code: int) -> typer.Exit:
     typer.echo(f"killmatrix report: {message}", err=True)
     return typer.Exit(code)
-
-
-def _write(path: Path, document: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2) + "\n")
 
 
 @contextmanager
@@ -73,9 +68,7 @@ def report(
         console = Console(width=160)
     phases: dict[str, float] = {}
     try:
-        algorithm = algorithm.replace("-", "_") if algorithm else algorithm  # flash-bwd, as `check` spells it
-        if algorithm is not None and algorithm not in ALGORITHMS:
-            raise ValueError(f"--algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
+        algorithm = parse_algorithm(algorithm) if algorithm is not None else None
         catalog = {m.id: m for m in load_catalog(root / "mutation_config")}
         ledger = load_ledger(root / "mutation_config" / "equivalent.toml")
         settings = mutmut_settings(root)
@@ -122,11 +115,11 @@ def report(
     with _phase(phases, "report", console):
         document = report_json(named, catalog, mutmut, phases)
         if json_path is not None:
-            _write(json_path, document)
+            write_json(json_path, document)
         if not no_cache:  # what `killmatrix list` shows as each test's kills
-            _write(root / CACHE_DIR_NAME / LAST_REPORT, document)
+            write_json(root / CACHE_DIR_NAME / LAST_REPORT, document)
         if stryker_path is not None:
-            _write(stryker_path, stryker_report(named, catalog, mutmut, root))
+            write_json(stryker_path, stryker_report(named, catalog, mutmut, root))
         if markdown_path is not None:
             markdown_path.parent.mkdir(parents=True, exist_ok=True)
             markdown_path.write_text(report_markdown(named, catalog, mutmut))
