@@ -43,17 +43,23 @@ class BoundsChecker:
         n = np.broadcast_to(seen.sum(axis=-1), m.shape)
         blind, has_seen, had_seen = n == 0, n >= 1, n_before >= 1
 
-        assert not any(np.isnan(a).any() for a in (m, l_sum, O_acc, correction))
-        assert (m[blind] == -np.inf).all() and (l_sum[blind] == 0).all() and (O_acc[blind] == 0).all()
-        assert np.isfinite(m[has_seen]).all() and np.isfinite(l_sum).all() and np.isfinite(O_acc).all()
+        where = f"after query rows {q_range}, keys {k_start}..{k_end}"
+        assert not any(np.isnan(a).any() for a in (m, l_sum, O_acc, correction)), f"NaN in the running state {where}"
+        assert (m[blind] == -np.inf).all() and (l_sum[blind] == 0).all() and (O_acc[blind] == 0).all(), (
+            f"a row that has seen no key does not hold m = -inf, l = 0, O = 0 {where}")
+        assert np.isfinite(m[has_seen]).all() and np.isfinite(l_sum).all() and np.isfinite(O_acc).all(), (
+            f"inf in the running state {where}")
         previous_m = self.last_m.get(q_range, np.full(m.shape, -np.inf))
-        assert (m >= previous_m).all(), "the running max decreased"
-        assert (correction[had_seen] > 0).all() and (correction[had_seen] <= 1).all()
-        assert (l_sum[has_seen] >= 1 - self.slack).all()
-        assert (l_sum[has_seen] <= n[has_seen] * (1 + self.slack)).all()
+        assert (m >= previous_m).all(), f"the running max decreased {where}"
+        assert (correction[had_seen] > 0).all() and (correction[had_seen] <= 1).all(), (
+            f"correction outside (0, 1]: {correction[had_seen].min():.3g}..{correction[had_seen].max():.3g} {where}")
+        assert (l_sum[has_seen] >= 1 - self.slack).all(), (
+            f"l = {l_sum[has_seen].min():.3g} < 1: m is not the max of the scores seen {where}")
+        assert (l_sum[has_seen] <= n[has_seen] * (1 + self.slack)).all(), (
+            f"l/n up to {(l_sum[has_seen] / n[has_seen]).max():.3g} > 1: a term exp(s - m) exceeds 1 {where}")
         v_max = np.where(seen[..., None], self.abs_V[:, :, None], 0).max(axis=-2)
         O_bound = l_sum[..., None] * v_max
-        assert (np.abs(O_acc) <= O_bound * (1 + self.slack)).all()
+        assert (np.abs(O_acc) <= O_bound * (1 + self.slack)).all(), f"|O| > l max|V seen| {where}"
 
         self.last_m[q_range] = m
         self.updates += 1

@@ -37,7 +37,7 @@ def test_seed_prompts_of_different_lengths_are_independent(beam_impl):
     eos = int(model([prompts[1]])[0].argmax())  # the middle prompt may stop at once
     batched = beam_impl(model, prompts, 3, 6, eos, alpha=0.6)
     for prompt, hyps in zip(prompts, batched, strict=True):
-        assert len(hyps) == 3
+        assert len(hyps) == 3, f"{len(hyps)} hypotheses for prompt {prompt} with K = 3"
         assert_same_hypotheses(hyps, beam_impl(model, [prompt], 3, 6, eos, alpha=0.6)[0], rel=1e-7)
 
 
@@ -69,5 +69,6 @@ def test_seed_finished_beam_against_longer_unfinished(beam_impl, alpha, expected
     (hyps,) = beam_impl(ScriptedModel(4, SEED_EOS_TABLE), [[9]], 2, 10, 0, alpha=alpha)
     assert [(h.tokens, h.finished) for h in hyps] == [(t, f) for t, _, f in expected]
     for h, (tokens, logprob, _) in zip(hyps, expected, strict=True):
-        assert math.isclose(h.logprob, logprob, abs_tol=1e-9)
-        assert math.isclose(h.score, logprob / len(tokens) ** alpha, abs_tol=1e-9)
+        score = logprob / len(tokens) ** alpha
+        assert math.isclose(h.logprob, logprob, abs_tol=1e-9), f"{h}: logprob should be {logprob}"
+        assert math.isclose(h.score, score, abs_tol=1e-9), f"{h}: score should be {score:.6g}"

@@ -41,7 +41,8 @@ def sequence_logprob(model, prompt, tokens) -> float:
 
 def assert_same_hypotheses(actual: list[Hyp], expected: list[Hyp], rel: float = 1e-9) -> None:
     """Same tokens and finished flags in the same order; logprobs and scores equal up to rounding."""
-    assert [(h.tokens, h.finished) for h in actual] == [(h.tokens, h.finished) for h in expected]
+    got, want = [(h.tokens, h.finished) for h in actual], [(h.tokens, h.finished) for h in expected]
+    assert got == want, f"(tokens, finished) best first: got {got}, expected {want}"
     for got, want in zip(actual, expected, strict=True):
         assert math.isclose(got.logprob, want.logprob, rel_tol=rel, abs_tol=rel), (got, want)
         assert math.isclose(got.score, want.score, rel_tol=rel, abs_tol=rel), (got, want)

@@ -68,7 +68,8 @@ def test_between_min_of_k_and_vocab_and_k_per_prompt(beam_impl, schedule):
     and a pool never holds fewer beams than were kept before it."""
     k = schedule.beam_width
     for hyps in schedule.run(beam_impl):
-        assert min(k, schedule.vocab_size) <= len(hyps) <= k, hyps
+        assert min(k, schedule.vocab_size) <= len(hyps) <= k, (
+            f"{len(hyps)} hypotheses for K = {k} and a vocabulary of {schedule.vocab_size}: {hyps}")
 
 
 @given(beam_schedules())

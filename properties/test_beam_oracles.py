@@ -21,13 +21,21 @@ TIED_EOS = BeamSchedule(
            (3, 1): logit_row(4, {3: -0.2})},
 )
 
+# The kept beams' order by penalized score is not their order by raw logprob: at alpha 1, (2, 2)
+# (logprob -1.2, score -0.6) ranks ahead of the finished (0,) (logprob -1.0, score -1.0).
+SCORE_ORDER_NOT_LOGPROB_ORDER = BeamSchedule(
+    vocab_size=3, eos_token_id=0, prompts=((1,),), beam_width=2, max_new_tokens=2, alpha=1.0,
+    table={(1,): logit_row(3, {0: -1.0, 2: -0.6}), (1, 2): logit_row(3, {2: -0.6})},
+)
+
 
 @given(beam_schedules())
 @example(TIED_EOS)
+@example(SCORE_ORDER_NOT_LOGPROB_ORDER)
 def test_matches_policy_oracle(beam_impl, schedule):
     expected = schedule.run(policy_beam_search).hypotheses
     actual = schedule.run(beam_impl)
-    assert len(actual) == len(expected)
+    assert len(actual) == len(expected), f"{len(actual)} result lists for {len(expected)} prompts"
     for got, want in zip(actual, expected, strict=True):
         assert_same_hypotheses(got, want)
 
@@ -38,7 +46,9 @@ def test_one_model_call_per_step(beam_impl, schedule):
     """Every step shows the model all unfinished beams of all prompts at once, and nothing else."""
     model = schedule.model()
     schedule.run(beam_impl, model=model)
-    assert model.batch_sizes == schedule.run(policy_beam_search).batch_sizes
+    expected = schedule.run(policy_beam_search).batch_sizes
+    assert model.batch_sizes == expected, (f"sequences per model call {model.batch_sizes}, expected {expected}: "
+                                           "one call per step with every unfinished beam")
 
 
 @given(beam_schedules(max_vocab=4, max_new_tokens=3))
@@ -51,7 +61,7 @@ def test_wide_beam_returns_every_complete_sequence_best_first(beam_impl, schedul
                   for p in schedule.prompts]
     wide = schedule.replace(beam_width=max(len(e) for e in everything))
     for got, want in zip(wide.run(beam_impl), everything, strict=True):
-        assert got[0].tokens == want[0].tokens
+        assert got[0].tokens == want[0].tokens, f"best {got[0].tokens}, the exhaustive optimum is {want[0].tokens}"
         assert_same_hypotheses(got, want)
 
 
@@ -69,8 +79,8 @@ def greedy(model, prompt, max_new_tokens, eos_token_id) -> tuple[tuple[int, ...]
 def _assert_greedy(results, model, prompts, max_new_tokens, eos_token_id, alpha):
     for prompt, hyps in zip(prompts, results, strict=True):
         tokens, logprob = greedy(model, prompt, max_new_tokens, eos_token_id)
-        assert len(hyps) == 1
-        assert hyps[0].tokens == tokens
+        assert len(hyps) == 1, f"K = 1 returned {len(hyps)} hypotheses"
+        assert hyps[0].tokens == tokens, f"K = 1 returned {hyps[0].tokens}, greedy decoding gives {tokens}"
         assert abs(hyps[0].logprob - logprob) <= 1e-9 * (1 + abs(logprob))
         assert abs(hyps[0].score - logprob / len(tokens) ** alpha) <= 1e-9 * (1 + abs(logprob))
 

@@ -1,0 +1,39 @@
+"""Checks the forward-attention tests share, each failing with a message that says what went wrong.
+
+`killmatrix check` and `grade` show the first line of a failure to whoever wrote the code under test,
+so "assert np.False_" is not enough: say how many outputs, which kind of row, and how far off.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from properties.attention_oracle import flash_error_bound, naive_attention, visible_keys
+from properties.attention_strategies import AttentionCase
+
+
+def assert_matches_oracle(out, case: AttentionCase) -> None:
+    """Within the dtype's rounding bound of the float64 oracle (NaN counts as infinitely far)."""
+    error = np.nan_to_num(np.abs(np.asarray(out, np.float64) - naive_attention(*case.oracle_args)), nan=np.inf).max()
+    bound = flash_error_bound(*case.oracle_args)
+    assert error <= bound, f"max error {error:.3g} against the float64 oracle, allowed {bound:.3g}"
+
+
+def assert_no_nan(out, *, nor_inf: bool = False) -> None:
+    bad = ~np.isfinite(out) if nor_inf else np.isnan(out)
+    kind = "NaN or inf" if nor_inf else "NaN"
+    assert not bad.any(), f"{np.count_nonzero(bad)} of {bad.size} outputs are {kind}"
+
+
+def blind_rows(case: AttentionCase) -> np.ndarray:
+    """(B, 1, Nq): the query rows that see no key (causal boundary or padding)."""
+    B, _, Nq, _ = case.Q.shape
+    return ~visible_keys(Nq, case.K.shape[2], case.causal, case.key_padding_mask, B).any(axis=-1)
+
+
+def assert_blind_rows_are_zero(out, case: AttentionCase) -> None:
+    out = np.asarray(out)
+    rows = out[np.broadcast_to(blind_rows(case), out.shape[:3])]
+    wrong = np.any(rows != 0, axis=-1)
+    assert not wrong.any(), (f"{np.count_nonzero(wrong)} of {len(rows)} rows that see no key are not exactly 0, "
+                             f"first {rows[wrong][0][:4].tolist()}")
