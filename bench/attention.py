@@ -1,10 +1,11 @@
 """Flash attention forward vs naive per-head attention, measured side by side in one run.
 
-At the seed's large shape (B=2, H=8, N=4096, D=64, causal, float32, tile 128) it prints:
-flash and naive wall time and their ratio; flash's GFLOP/s on its matmul work against this
-machine's SGEMM GFLOP/s; and the memray peak of both. BLAS is pinned to one thread (unless
-OPENBLAS_NUM_THREADS is set) so that every figure is measured on the same hardware: the tile-sized
-GEMMs of flash do not spread over threads the way one 4096^3 SGEMM does.
+At the seed's large shape (B=2, H=8, N=4096, D=64, causal, float32, tile 128) it prints: flash and
+naive wall time and their ratio; flash's GFLOP/s on its matmul work against this machine's SGEMM
+GFLOP/s, beside two replays of flash's tile loop (its GEMMs alone, and its GEMMs plus one NumPy pass
+per softmax step: the most a NumPy flash can reach); and the memray peak of both. BLAS is pinned to
+one thread (unless OPENBLAS_NUM_THREADS is set) so that every figure is measured on the same
+hardware: the tile-sized GEMMs of flash do not spread over threads the way one 4096^3 SGEMM does.
 """
 
 from __future__ import annotations

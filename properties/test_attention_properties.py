@@ -86,7 +86,7 @@ def test_output_is_convex_combination_of_seen_values(flash_impl, case, offset):
     sees_a_key = seen.any(axis=-2)
     slack = flash_error_bound(*case.oracle_args)
     # How far each output lies beyond its hull (NaN counts as infinitely far).
-    beyond = np.nan_to_num(np.maximum(lowest - slack - out, out - highest - slack), nan=np.inf)
+    beyond = np.nan_to_num(np.maximum(lowest - slack - out, out - highest - slack), nan=np.inf, posinf=np.inf)
     beyond = beyond[np.broadcast_to(sees_a_key, out.shape)]
     assert (beyond <= 0).all(), (f"{np.count_nonzero(beyond > 0)} outputs lie outside the min..max of the values "
                                  f"their row sees, by up to {beyond.max():.3g}")
