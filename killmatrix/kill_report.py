@@ -13,6 +13,7 @@ from killmatrix.catalog import NamedMutant
 from killmatrix.equivalent_ledger import EquivalentEntry, normalize_diff
 from killmatrix.mutants import MutantResult
 from killmatrix.mutmut_runner import MutmutMutant, MutmutReport
+from killmatrix.pytest_runner import without_parameters
 
 MUTMUT_COUNTED = ("killed", "survived", "equivalent", "timeout", "error")
 
@@ -54,7 +55,7 @@ def unconfirmed_killers(result: MutantResult, mutant: NamedMutant) -> list[str]:
     """Tests the catalog names as killers of `mutant` that did not fail against it."""
     if result.status != "killed":
         return []
-    return [t for t in mutant.killed_by if t.split("[", 1)[0] not in result.killed_by]
+    return [t for t in mutant.killed_by if without_parameters(t) not in result.killed_by]
 
 
 def passes(named: Sequence[MutantResult], mutmut: MutmutReport | None) -> bool:

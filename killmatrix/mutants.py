@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from killmatrix.catalog import ROOT, NamedMutant
-from killmatrix.pytest_runner import PytestRun, run_pytest
+from killmatrix.pytest_runner import PytestRun, run_pytest, without_parameters
 from killmatrix.result_cache import RUN_INPUTS, ResultCache, inputs_digest
 from killmatrix.sandbox import Limits
 from killmatrix.targets import ENV
@@ -86,7 +86,7 @@ def classify(run: PytestRun) -> tuple[str, tuple[str, ...], str]:
     child = run.child
     if child.status in ("crash", "output") and run.unfinished:
         # The mutant took the test process down (memory, a signal, an output flood): that test caught it.
-        killers.add(run.unfinished.split("[", 1)[0])
+        killers.add(without_parameters(run.unfinished))
     killed_by = tuple(sorted(killers))
     if child.status == "timeout":
         if killed_by:

@@ -28,8 +28,12 @@ class TestOutcome:
 
     @property
     def test_id(self) -> str:
-        """The node id without its parametrization, as the catalog names tests."""
-        return self.nodeid.split("[", 1)[0]
+        return without_parameters(self.nodeid)
+
+
+def without_parameters(nodeid: str) -> str:
+    """The node id without its parametrization, as the catalog names tests."""
+    return nodeid.split("[", 1)[0]
 
 
 @dataclass(frozen=True)

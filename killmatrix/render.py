@@ -22,9 +22,9 @@ STATUS_STYLE = {
 }
 
 
-def console() -> Console:
+def console(piped_width: int = 200) -> Console:
     """The terminal's own width; piped to a file or a log, wide tables need not fit 80 columns."""
-    return Console() if sys.stdout.isatty() else Console(width=200)
+    return Console() if sys.stdout.isatty() else Console(width=piped_width)
 
 
 def write_json(path: Path, document: dict) -> None:
@@ -32,7 +32,7 @@ def write_json(path: Path, document: dict) -> None:
     path.write_text(json.dumps(document, indent=2) + "\n")
 
 
-def _styled(status: str) -> str:
+def styled(status: str) -> str:
     style = STATUS_STYLE.get(status)
     return f"[{style}]{status}[/{style}]" if style else status
 
@@ -50,7 +50,7 @@ def check_table(target: str, algorithm: str, verdicts: Sequence[PropertyVerdict]
     table.add_column("status")
     table.add_column("detail", overflow="fold")
     for v in verdicts:
-        table.add_row(v.name, _styled(v.status), v.detail)
+        table.add_row(v.name, styled(v.status), v.detail)
     return table
 
 
@@ -86,7 +86,7 @@ def audit_table(records: Sequence[dict]) -> Table:
             what = r["bug"]
         else:
             what = r.get("detail") or r["bug"]
-        table.add_row(r["id"], _styled(r["status"]), what)
+        table.add_row(r["id"], styled(r["status"]), what)
     return table
 
 
@@ -121,7 +121,7 @@ def _cell_style(cell: str) -> str:
     if "/" in cell:
         passed, total = cell.split(" ", 1)[0].split("/")
         return f"[green]{cell}[/green]" if passed == total and "(" not in cell else f"[red]{cell}[/red]"
-    return _styled(cell)
+    return styled(cell)
 
 
 def _row_verdict(row: dict) -> str:
@@ -139,7 +139,7 @@ def grade_table(algorithm: str, families: Sequence[str], rows: Sequence[dict]) -
         table.add_column(family.replace("_", "\n"), justify="center", no_wrap=True)  # headers break at "_"
     for row in rows:
         if row.get("load_error"):
-            table.add_row(row["name"], _styled(_row_verdict(row)), *["load error"] * len(families))
+            table.add_row(row["name"], styled(_row_verdict(row)), *["load error"] * len(families))
         else:
             table.add_row(row["name"], _row_verdict(row), *(_cell_style(row["cells"].get(f, "-")) for f in families))
     return table

@@ -11,23 +11,18 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from killmatrix.catalog import NamedMutant
-from killmatrix.equivalent_ledger import EquivalentEntry
+from killmatrix.equivalent_ledger import EquivalentEntry, normalize_diff
 from killmatrix.kill_report import mutmut_score, mutmut_totals, unconfirmed_killers, unexplained
 from killmatrix.mutants import Baseline, MutantResult
 from killmatrix.mutmut_runner import MutmutReport
-from killmatrix.render import STATUS_STYLE
-
-
-def _styled(status: str) -> str:
-    style = STATUS_STYLE.get(status, "")
-    return f"[{style}]{status}[/{style}]" if style else status
+from killmatrix.render import styled
 
 
 def _module(test_id: str) -> str:
     return test_id.split("::", 1)[0]
 
 
-def kill_matrix(results: Sequence[MutantResult], catalog: dict[str, NamedMutant]) -> Table:
+def kill_matrix(results: Sequence[MutantResult]) -> Table:
     """Named mutants x test modules: how many tests of each module kill each mutant.
 
     The modules are numbered columns (the caption names them), so the matrix stays narrow."""
@@ -43,7 +38,7 @@ def kill_matrix(results: Sequence[MutantResult], catalog: dict[str, NamedMutant]
         for module in modules:
             n = sum(_module(t) == module for t in r.killed_by)
             cells.append(f"[green]{n}[/green]" if n else "[dim]·[/dim]")
-        table.add_row(escape(r.id), _styled(r.status) + (" [dim](cached)[/dim]" if r.cached else ""), *cells)
+        table.add_row(escape(r.id), styled(r.status) + (" [dim](cached)[/dim]" if r.cached else ""), *cells)
     return table
 
 
@@ -118,7 +113,7 @@ def print_report(
     phases: dict[str, float],
 ) -> None:
     if named:
-        console.print(kill_matrix(named, catalog))
+        console.print(kill_matrix(named))
         console.print(killers_table(named, catalog))
     if baselines and any(b.test_durations for b in baselines):
         console.print(slowest_tests_table(baselines))
@@ -154,5 +149,4 @@ def report_markdown(
 
 
 def _changed(diff: str) -> str:
-    return " → ".join(ln[1:].strip() for ln in diff.splitlines()
-                      if ln[:1] in "-+" and not ln.startswith(("---", "+++")))
+    return " → ".join(ln[1:] for ln in normalize_diff(diff).splitlines())

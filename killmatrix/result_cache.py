@@ -25,11 +25,10 @@ RUN_INPUTS = (
     "impl", "properties", "adversarial", "conftest.py", "pyproject.toml",
     *(f"killmatrix/{name}.py" for name in (
         "targets", "profiles", "catalog", "outcomes_plugin", "pytest_runner", "sandbox", "tree_copy",
-        "mutants", "mutmut_runner",
+        "mutants", "mutmut_runner", "sandbox_plugin", "audit_plugin", "write_guard",  # the last three: audit runs
     )),
 )
 _TOOLS = ("numpy", "hypothesis", "pytest", "mutmut")
-_NOT_INPUTS = ("__pycache__", ".pyc")
 
 
 def _files(path: Path) -> list[Path]:
@@ -37,7 +36,8 @@ def _files(path: Path) -> list[Path]:
         return [path]
     if path.is_dir():
         return sorted(
-            p for p in path.rglob("*") if p.is_file() and not any(part in str(p) for part in _NOT_INPUTS)
+            p for p in path.rglob("*")
+            if p.is_file() and p.suffix != ".pyc" and "__pycache__" not in p.relative_to(path).parts
         )
     return []
 

@@ -8,11 +8,13 @@ source line, with its status and the tests that killed it. The schema is vendore
 from __future__ import annotations
 
 import ast
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from killmatrix.catalog import NamedMutant
+from killmatrix.equivalent_ledger import normalize_diff
 from killmatrix.mutants import MutantResult
 from killmatrix.mutmut_runner import MutmutMutant, MutmutReport
 
@@ -38,34 +40,39 @@ def named_location(source: str, mutant: NamedMutant) -> dict:
     return _span(source, offset, offset + len(mutant.edits[0].find))
 
 
-def _function_lines(source: str, function: str) -> tuple[int, int]:
-    """1-based first and last line of `function` (or `Class.method`) in `source`; the whole file if absent."""
-    *owner, name = function.split(".")
+@functools.lru_cache(maxsize=16)
+def _parsed(source: str) -> tuple[dict[str, tuple[int, int]], list[str]]:
+    """Once per source file, not per mutant: the 1-based first and last line of every function (by
+    name) and method (`Class.method`), the first one in `ast.walk` order winning; and the lines."""
+    functions = ast.FunctionDef | ast.AsyncFunctionDef
+    spans: dict[str, tuple[int, int]] = {}
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ClassDef) and owner and node.name == owner[0]:
+        if isinstance(node, ast.ClassDef):
             for child in node.body:
-                if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) and child.name == name:
-                    return child.lineno, child.end_lineno
-        if not owner and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
-            return node.lineno, node.end_lineno
-    return 1, source.count("\n") + 1
+                if isinstance(child, functions):
+                    spans.setdefault(f"{node.name}.{child.name}", (child.lineno, child.end_lineno))
+        if isinstance(node, functions):
+            spans.setdefault(node.name, (node.lineno, node.end_lineno))
+    return spans, source.splitlines()
+
+
+def _changed_lines(diff: str, sign: str) -> list[str]:
+    """The diff's removed (`-`) or added (`+`) lines, stripped."""
+    return [ln[1:] for ln in normalize_diff(diff).splitlines() if ln[0] == sign]
 
 
 def mutmut_location(source: str, mutant: MutmutMutant) -> dict:
     """The first changed line of the mutant's diff, found inside its function in the reference."""
-    removed = [ln[1:].strip() for ln in mutant.diff.splitlines() if ln.startswith("-") and not ln.startswith("---")]
-    first, last = _function_lines(source, mutant.function)
-    lines = source.splitlines()
+    removed = _changed_lines(mutant.diff, "-")
+    spans, lines = _parsed(source)
+    *owner, name = mutant.function.split(".")
+    first, last = spans.get(f"{owner[0]}.{name}" if owner else name, (1, source.count("\n") + 1))
     for number in range(first, min(last, len(lines)) + 1):
         text = lines[number - 1]
         if removed and text.strip() == removed[0]:
             indent = len(text) - len(text.lstrip())
             return {"start": {"line": number, "column": indent + 1}, "end": {"line": number, "column": len(text) + 1}}
     return {"start": {"line": first, "column": 1}, "end": {"line": first, "column": 2}}
-
-
-def _added(diff: str) -> str:
-    return "\n".join(ln[1:].strip() for ln in diff.splitlines() if ln.startswith("+") and not ln.startswith("+++"))
 
 
 def stryker_report(
@@ -110,7 +117,7 @@ def stryker_report(
             "id": f"mutmut:{mutant.name}",
             "mutatorName": "mutmut",
             "description": mutant.diff,
-            "replacement": _added(mutant.diff),
+            "replacement": "\n".join(_changed_lines(mutant.diff, "+")),
             "location": mutmut_location(entry["source"], mutant),
             "status": STATUS[mutant.status],
             "statusReason": mutant.detail or f"mutmut: {mutant.mutmut_status}",

@@ -36,7 +36,7 @@ REFERENCE = {
     "flash_bwd": "impl.attention_bwd:flash_attention_bwd",
     "beam": "impl.beam_search:beam_search",
 }
-DEFAULT_FUNC = {"flash": "flash_attention_fwd", "flash_bwd": "flash_attention_bwd", "beam": "beam_search"}
+DEFAULT_FUNC = {algorithm: reference.rpartition(":")[2] for algorithm, reference in REFERENCE.items()}
 
 # Keyword features of CONTRACTS §2 beyond the seed's signature; "cross_length" (Nq != Nk) has no
 # keyword, so it is probed by a call.

@@ -33,7 +33,6 @@ class PropertyVerdict:
     name: str  # the test id: path::function
     status: str  # one of STATUSES
     detail: str = ""
-    cases: int = 1
 
     @property
     def family(self) -> str:
@@ -167,7 +166,7 @@ def _fold(name: str, cases: list[tuple[str, str, str]]) -> PropertyVerdict:
         label, detail = bad[0]
         if len(cases) > 1:
             detail = f"{len(bad)} of {len(cases)} cases, first {label}: {detail}"
-    return PropertyVerdict(name, status, detail[:DETAIL_CHARS], len(cases))
+    return PropertyVerdict(name, status, detail[:DETAIL_CHARS])
 
 
 def overall(verdicts: list[PropertyVerdict]) -> str:

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from properties.attention_oracle import flash_error_bound, naive_attention, visible_keys
+from properties.attention_oracle import oracle_and_bound, visible_keys
 from properties.attention_strategies import AttentionCase
 
 
 def assert_matches_oracle(out, case: AttentionCase) -> None:
     """Within the dtype's rounding bound of the float64 oracle (NaN counts as infinitely far)."""
-    gaps = np.abs(np.asarray(out, np.float64) - naive_attention(*case.oracle_args))
-    error = np.nan_to_num(gaps, nan=np.inf, posinf=np.inf).max()
-    bound = flash_error_bound(*case.oracle_args)
+    truth, bound = oracle_and_bound(*case.oracle_args)
+    error = np.nan_to_num(np.abs(np.asarray(out, np.float64) - truth), nan=np.inf, posinf=np.inf).max()
     assert error <= bound, f"max error {error:.3g} against the float64 oracle, allowed {bound:.3g}"
 
 
@@ -32,9 +31,10 @@ def blind_rows(case: AttentionCase) -> np.ndarray:
     return ~visible_keys(Nq, case.K.shape[2], case.causal, case.key_padding_mask, B).any(axis=-1)
 
 
-def assert_blind_rows_are_zero(out, case: AttentionCase) -> None:
+def assert_blind_rows_are_zero(out, case: AttentionCase, what: str = "output") -> None:
+    """`out` (B, H, Nq, D), the output or dQ, is exactly 0 on every query row that sees no key."""
     out = np.asarray(out)
     rows = out[np.broadcast_to(blind_rows(case), out.shape[:3])]
     wrong = np.any(rows != 0, axis=-1)
-    assert not wrong.any(), (f"{np.count_nonzero(wrong)} of {len(rows)} rows that see no key are not exactly 0, "
-                             f"first {rows[wrong][0][:4].tolist()}")
+    assert not wrong.any(), (f"{np.count_nonzero(wrong)} of {len(rows)} {what} rows that see no key are not "
+                             f"exactly 0, first {rows[wrong][0][:4].tolist()}")

@@ -16,21 +16,8 @@ from properties.attention_oracle import (
     NAIVE_ERROR_MULTIPLE,
     naive_attention,
     naive_log_sum_exp,
-    visible_keys,
+    naive_probabilities,
 )
-
-
-def naive_probabilities(Q, K, causal=True, key_padding_mask=None, dtype=np.float64) -> np.ndarray:
-    """softmax(Q K^T / sqrt(D)) over the visible keys, (B, H, Nq, Nk) in `dtype`; rows that see no key are 0."""
-    Q, K = (np.asarray(x).astype(dtype) for x in (Q, K))
-    B, _, Nq, D = Q.shape
-    S = np.where(visible_keys(Nq, K.shape[2], causal, key_padding_mask, B),
-                 (Q @ K.swapaxes(-1, -2)) * dtype(1.0 / np.sqrt(D)), -np.inf)
-    row_max = S.max(axis=-1, keepdims=True)
-    sees_a_key = np.isfinite(row_max)
-    P = np.exp(S - np.where(sees_a_key, row_max, 0))
-    P /= np.where(sees_a_key, P.sum(axis=-1, keepdims=True), 1)
-    return P
 
 
 def naive_attention_bwd(Q, K, V, dO, causal=True, key_padding_mask=None, dtype=np.float64):

@@ -28,18 +28,22 @@ def visible_keys(Nq: int, Nk: int, causal: bool, key_padding_mask: np.ndarray | 
     return visible
 
 
-def naive_attention(Q, K, V, causal=True, key_padding_mask=None, dtype=np.float64) -> np.ndarray:
-    """softmax(Q K^T / sqrt(D)) V computed in `dtype` throughout; rows that see no key are 0."""
-    Q, K, V = (np.asarray(x).astype(dtype) for x in (Q, K, V))
+def naive_probabilities(Q, K, causal=True, key_padding_mask=None, dtype=np.float64) -> np.ndarray:
+    """softmax(Q K^T / sqrt(D)) over the visible keys, (B, H, Nq, Nk) in `dtype`; rows that see no key are 0."""
+    Q, K = (np.asarray(x).astype(dtype) for x in (Q, K))
     B, _, Nq, D = Q.shape
-    visible = visible_keys(Nq, K.shape[2], causal, key_padding_mask, B)
-    S = (Q @ K.swapaxes(-1, -2)) * dtype(1.0 / np.sqrt(D))
-    S = np.where(visible, S, -np.inf)
+    S = np.where(visible_keys(Nq, K.shape[2], causal, key_padding_mask, B),
+                 (Q @ K.swapaxes(-1, -2)) * dtype(1.0 / np.sqrt(D)), -np.inf)
     row_max = S.max(axis=-1, keepdims=True)
     sees_a_key = np.isfinite(row_max)
     P = np.exp(S - np.where(sees_a_key, row_max, 0))
     P /= np.where(sees_a_key, P.sum(axis=-1, keepdims=True), 1)
-    return P @ V
+    return P
+
+
+def naive_attention(Q, K, V, causal=True, key_padding_mask=None, dtype=np.float64) -> np.ndarray:
+    """softmax(Q K^T / sqrt(D)) V computed in `dtype` throughout; rows that see no key are 0."""
+    return naive_probabilities(Q, K, causal, key_padding_mask, dtype) @ np.asarray(V).astype(dtype)
 
 
 def naive_log_sum_exp(Q, K, causal=True, key_padding_mask=None) -> np.ndarray:
@@ -60,6 +64,11 @@ def flash_error_bound(Q, K, V, causal=True, key_padding_mask=None, dtype=None) -
     2x the naive same-dtype computation's own error, plus a floor of a few epsilons of max|V|;
     never looser than the seed's 1e-4 (relative to max|V|) for float32.
     """
+    return oracle_and_bound(Q, K, V, causal, key_padding_mask, dtype)[1]
+
+
+def oracle_and_bound(Q, K, V, causal=True, key_padding_mask=None, dtype=None) -> tuple[np.ndarray, float]:
+    """The float64 oracle and `flash_error_bound`, which needs it: one oracle computation for both."""
     dtype = np.dtype(dtype or np.asarray(Q).dtype)
     truth = naive_attention(Q, K, V, causal, key_padding_mask)
     same_dtype = naive_attention(Q, K, V, causal, key_padding_mask, dtype=dtype.type)
@@ -68,4 +77,4 @@ def flash_error_bound(Q, K, V, causal=True, key_padding_mask=None, dtype=None) -
     bound = NAIVE_ERROR_MULTIPLE * naive_error + EPS_FLOOR * float(np.finfo(dtype).eps) * v_max
     if dtype == np.float32:
         bound = min(bound, FLOAT32_BOUND * v_max)
-    return bound
+    return truth, bound

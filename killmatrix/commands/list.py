@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from killmatrix.catalog import ALGORITHMS, ROOT, load_catalog, parse_algorithm
-from killmatrix.render import write_json
+from killmatrix.render import console, write_json
 from killmatrix.result_cache import CACHE_DIR_NAME
 
 LAST_REPORT = "last_report.json"
@@ -92,7 +92,7 @@ def list_suite(
     except (ValueError, SyntaxError, OSError) as exc:
         typer.echo(f"killmatrix list: {exc}", err=True)
         raise typer.Exit(2) from None
-    _print(Console(), document)
+    _print(console(), document)
     if json_path is not None:
         write_json(json_path, document)
 

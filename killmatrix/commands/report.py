@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from killmatrix import render
 from killmatrix.catalog import ALGORITHMS, ROOT, load_catalog, parse_algorithm
 from killmatrix.commands.list import LAST_REPORT
 from killmatrix.equivalent_ledger import load_ledger
@@ -63,9 +64,7 @@ def report(
     root: Annotated[Path, typer.Option(help="The project tree to report on.", hidden=True)] = ROOT,
 ) -> None:
     """Every named mutant and every mutmut mutant against the suite, killed or not, and by which test."""
-    console, progress_console = Console(), Console(stderr=True)
-    if not console.is_terminal:  # a log or a pipe: wide enough for the matrix and the diffs
-        console = Console(width=160)
+    console, progress_console = render.console(piped_width=160), Console(stderr=True)
     phases: dict[str, float] = {}
     try:
         algorithm = parse_algorithm(algorithm) if algorithm is not None else None
