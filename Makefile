@@ -3,7 +3,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test report bench lint clean
+.PHONY: test corpus report refresh-viewer bench lint clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -11,17 +11,26 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 -q -m "not corpus"
+
+# `grade` over examples/corpus/: every correct implementation passes, every buggy twin fails by name (minutes).
+corpus: $(STAMP)
+	$(BIN)/python -m pytest -q -m corpus tests/test_corpus.py
 
 report: $(STAMP)
-	$(BIN)/killmatrix report --json reports/report.json --stryker reports/stryker.json
+	$(BIN)/killmatrix report --json reports/report.json --stryker reports/stryker.json --html reports/index.html
 
 bench: $(STAMP)
 	$(BIN)/python bench/attention.py
 	$(BIN)/python bench/beam_search.py
 
+# The viewer `report --html` inlines (killmatrix/vendor/): `make refresh-viewer VIEWER_VERSION=3.9.0`, then run
+# tests/test_html_pages.py, which renders the pages with it in Chromium.
+refresh-viewer:
+	killmatrix/vendor/refresh-mutation-testing-elements.sh $(VIEWER_VERSION)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) mutants .hypothesis .killmatrix-cache
+	rm -rf $(VENV) mutants .hypothesis .killmatrix-cache reports

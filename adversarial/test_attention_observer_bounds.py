@@ -1,4 +1,5 @@
-"""The running state at every (query tile, KV tile) step stays inside the bounds of CONTRACTS §2.
+"""The running state at every (query tile, KV tile) step stays inside the bounds the `observer` extension
+of docs/CONTRACT.md states.
 
 The final output cannot see a wrong intermediate scale when it cancels in O / l; these bounds can:
 l is a sum of n terms exp(score - m) each in (0, 1] with one equal to 1, and O is an l-weighted

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 
+from adversarial.rejections import rejects
 from impl.models import ScriptedModel
 
 GOOD = {"prompts": [[1, 2]], "beam_width": 2, "max_new_tokens": 2, "eos_token_id": 0, "alpha": 0.6}
@@ -35,7 +36,7 @@ GOOD = {"prompts": [[1, 2]], "beam_width": 2, "max_new_tokens": 2, "eos_token_id
 )
 def test_bad_argument_raises_value_error_naming_it(beam_impl, change, name):
     args = {**GOOD, **change}
-    with pytest.raises(ValueError, match=rf"\b{name}\b"):
+    with rejects(beam_impl, rf"\b{name}\b"):
         beam_impl(ScriptedModel(4, {}), **args)
 
 
@@ -43,7 +44,7 @@ def test_logits_row_without_a_finite_entry_is_refused(beam_impl):
     # (`logits.max(axis=1)` -> `axis=None`: one finite row hid another row that is all -inf, whose
     # log-softmax is NaN.) The message names the logits, case and all.
     table = {(1, 2): [-np.inf] * 4, (3,): [0.0, 1.0, 2.0, 3.0]}
-    with pytest.raises(ValueError, match=r"\blogits\b"):
+    with rejects(beam_impl, r"\blogits\b"):
         beam_impl(ScriptedModel(4, table), [[1, 2], [3]], 1, 1, 0)
 
 
@@ -64,22 +65,43 @@ def test_prompts_on_far_apart_logit_scales_share_a_batch(beam_impl):
         assert math.isclose(hyps[0].logprob, expected, abs_tol=1e-9)
 
 
-def _scores(result) -> list[list[float]]:
-    """The penalized scores of a raw result (hypotheses as objects or dicts); skip if it has none."""
+def _tokens(hypothesis) -> tuple[int, ...]:
+    if isinstance(hypothesis, dict):
+        return tuple(hypothesis["tokens"])
+    return tuple(hypothesis.tokens if hasattr(hypothesis, "tokens") else hypothesis[0])
+
+
+def _scores(result) -> list[list[float]] | None:
+    """The penalized scores of a raw result (hypotheses as objects or dicts); None for (tokens, logprob) pairs."""
     try:
         return [[float(h["score"] if isinstance(h, dict) else h.score) for h in hyps] for hyps in result]
-    except (AttributeError, KeyError, TypeError):
-        pytest.skip("the implementation under test returns no scores")
+    except (AttributeError, KeyError, TypeError, IndexError):
+        return None
+
+
+# EOS = 0, K = 2, prompt [1]: the finished (2, 0) (logprob -0.953) and (2, 1, 0) (logprob -1.549) trade
+# places between alpha 0.6 (-0.953 / 2**0.6 = -0.629 beats -1.549 / 3**0.6 = -0.801) and alpha 1.6
+# (-0.314 loses to -0.267): the default alpha shows in the ranking, whatever form the hypotheses take.
+RANKING_FLIPS_WITH_ALPHA = ScriptedModel(3, {(1,): [-3.0, 2.0, 2.5], (1, 1): [0.5, 1.5, 0.5],
+                                             (1, 2): [2.5, 2.0, -3.0]}, default=[1.0, -1.5, -3.0])
 
 
 def test_default_length_penalty_alpha_is_0_6(beam_impl):
+    """The seed's default alpha is 0.6: a call without alpha ranks and scores as alpha=0.6 does."""
     # (`alpha=0.6` -> `alpha=1.6` in the signature.) The fixture always passes alpha, so the call
     # goes to the function itself, without it. Three generated tokens (EOS is never likely) make
     # the score logprob / 3 ** alpha depend on alpha.
     parameter = inspect.signature(beam_impl.fn).parameters.get("alpha")
-    if parameter is None or parameter.default is inspect.Parameter.empty:
-        pytest.skip("the implementation under test has no default alpha")
+    assert parameter is not None and parameter.default is not inspect.Parameter.empty, \
+        "beam_search has no default alpha: the seed asks for alpha=0.6 by default"
+    flip = RANKING_FLIPS_WITH_ALPHA
+
+    def ranking(**alpha):
+        return [[_tokens(h) for h in hyps] for hyps in beam_impl.fn(flip, [[1]], 2, 3, 0, **alpha)]
+
+    assert ranking() == ranking(alpha=0.6) != ranking(alpha=1.6), "the default alpha ranks unlike alpha=0.6"
     model = ScriptedModel(4, {}, default=[-50.0, 0.0, 0.5, 1.0])
     by_default = _scores(beam_impl.fn(model, [[1]], 2, 3, 0))
-    assert by_default == _scores(beam_impl.fn(model, [[1]], 2, 3, 0, alpha=0.6))
-    assert by_default != _scores(beam_impl.fn(model, [[1]], 2, 3, 0, alpha=1.6))
+    if by_default is not None:  # (tokens, logprob) pairs carry no score: the ranking above decided
+        assert by_default == _scores(beam_impl.fn(model, [[1]], 2, 3, 0, alpha=0.6))
+        assert by_default != _scores(beam_impl.fn(model, [[1]], 2, 3, 0, alpha=1.6))

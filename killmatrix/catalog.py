@@ -16,15 +16,29 @@ from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG_DIR = ROOT / "mutation_config"
-ALGORITHMS = ("flash", "beam", "flash_bwd")
+# As the catalog, the pytest markers and the fixtures spell them; people read and type `flash-bwd`.
+ALGORITHMS = ("flash", "flash_bwd", "beam", "dflash")
+
+
+def algorithm_label(algorithm: str) -> str:
+    """The one spelling printed for people: `flash-bwd`, the form they type (JSON keeps the catalog's)."""
+    return algorithm.replace("_", "-")
+
+
+ALGORITHM_CHOICES = ", ".join(map(algorithm_label, ALGORITHMS))
 
 
 def parse_algorithm(name: str) -> str:
-    """An algorithm name as the catalog spells it; `flash-bwd` (as `check` spells it) is accepted."""
-    normalized = name.replace("-", "_")
+    """The catalog's spelling of an algorithm typed either way (`flash-bwd` or `flash_bwd`); ValueError if unknown."""
+    normalized = name.strip().lower().replace("-", "_")
     if normalized not in ALGORITHMS:
-        raise ValueError(f"--algorithm must be one of {', '.join(ALGORITHMS)}, got {name!r}")
+        raise ValueError(f"unknown algorithm {name!r} (choose {ALGORITHM_CHOICES})")
     return normalized
+
+
+# A bug changes what comes out; a cost mutant returns the same output (within the oracle's tolerance)
+# slower or larger, and is killed by a cost property (tiles visited, state dtype, allocations, model rows).
+KINDS = ("bug", "cost")
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,7 @@ class NamedMutant:
     equivalent: bool = False
     reason: str = ""
     demonstrated_by: tuple[str, ...] = field(default=())
+    kind: str = "bug"  # bug: wrong results; cost: the same results at a higher price (KINDS)
 
     def apply_to_text(self, source: str) -> str:
         """The mutated source; ValueError if an edit's text is not found exactly once."""
@@ -83,6 +98,8 @@ def _parse(entry: dict, origin: Path) -> NamedMutant:
         raise ValueError(f"{origin.name}: {entry['id']}: algorithm must be one of {ALGORITHMS}")
     if entry.get("equivalent") and not (entry.get("reason") and entry.get("demonstrated_by")):
         raise ValueError(f"{origin.name}: {entry['id']} is marked equivalent without reason and demonstrated_by")
+    if entry.get("kind", "bug") not in KINDS:
+        raise ValueError(f"{origin.name}: {entry['id']}: kind must be one of {KINDS}, got {entry['kind']!r}")
     if not entry.get("equivalent") and not entry.get("killed_by"):
         raise ValueError(f"{origin.name}: {entry['id']} names no test in killed_by")
     return NamedMutant(
@@ -95,6 +112,7 @@ def _parse(entry: dict, origin: Path) -> NamedMutant:
         reference=entry.get("reference", ""),
         equivalent=bool(entry.get("equivalent", False)),
         reason=entry.get("reason", ""),
+        kind=entry.get("kind", "bug"),
         demonstrated_by=tuple(entry.get("demonstrated_by", ())),
     )
 

@@ -1,8 +1,9 @@
 """`python -m killmatrix.load_probe ALGORITHM SPEC`: import an outside target in a sandboxed child.
 
 Exit 0 when the target imports and names a callable; otherwise print one line saying why on stdout
-and exit 3. Run under the write guard like every other child that touches outside code, so module
-level code gets no more rights than the functions it defines.
+and exit 3. Run confined (killmatrix/confinement.py, by the caller) and under the write guard like
+every other child that touches outside code, so module level code gets no more rights than the
+functions it defines.
 """
 
 from __future__ import annotations

@@ -14,10 +14,10 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from killmatrix.catalog import ROOT, NamedMutant
+from killmatrix.catalog import ROOT, NamedMutant, algorithm_label
 from killmatrix.pytest_runner import PytestRun, run_pytest, without_parameters
 from killmatrix.result_cache import RUN_INPUTS, ResultCache, inputs_digest
 from killmatrix.sandbox import Limits
@@ -113,6 +113,7 @@ class NamedMutantRunner:
         cache: ResultCache | None = None,
         profile: str = "kill",
         limits: Limits | None = None,
+        isolation: bool = False,
     ):
         if jobs < 1:
             raise ValueError(f"jobs must be a positive int, got {jobs!r}")
@@ -122,6 +123,7 @@ class NamedMutantRunner:
         self.cache = cache or ResultCache(None)
         self.profile = profile
         self.limits = limits
+        self.isolation = isolation  # confine each run to its copy (killmatrix/confinement.py): outside tests
         self.baselines: dict[str, Baseline] = {}
         # Computed once: the inputs do not change during a run (only copies are written).
         self._inputs = inputs_digest(self.root, [*RUN_INPUTS, *self.test_args], profile, repr(self.test_args))
@@ -135,10 +137,15 @@ class NamedMutantRunner:
                     mutant.apply_to_tree(copy_root)
                 except (ValueError, OSError) as exc:
                     return f"the edit no longer applies: {exc}"
+            env = child_env(copy_root, self.jobs)
+            if self.isolation:
+                (Path(scratch) / "tmp").mkdir()
+                env["TMPDIR"] = str(Path(scratch) / "tmp")
+                limits = replace(limits, writable=(scratch,))
             return run_pytest(
                 suite_args(algorithm, self.test_args),
                 cwd=copy_root,
-                env=child_env(copy_root, self.jobs),
+                env=env,
                 limits=limits,
                 profile=self.profile,
             )
@@ -157,7 +164,8 @@ class NamedMutantRunner:
             if status != "survived":
                 failing = ", ".join(killed_by) or detail
                 raise BaselineFailed(
-                    f"the unmutated {algorithm} suite is not green ({status}: {failing}); fix it before judging mutants"
+                    f"the unmutated {algorithm_label(algorithm)} suite is not green ({status}: {failing}); "
+                    "fix it before judging mutants"
                 )
             durations = {o.nodeid: o.duration for o in run.outcomes.values()}
             baseline = Baseline(algorithm, run.child.duration_s, durations)
@@ -216,11 +224,13 @@ def run_named_mutants(
     cache: ResultCache | None = None,
     profile: str = "kill",
     limits: Limits | None = None,
+    isolation: bool = False,
 ) -> list[MutantResult]:
     """Run `test_args` against every mutant; BaselineFailed if the unmutated suite fails.
 
     Each algorithm's tests are selected with `-m <algorithm>` among `test_args`. `limits=None` sets
-    the timeout from the baseline's duration.
+    the timeout from the baseline's duration. `isolation`: confine every run to its copy (outside tests).
     """
-    runner = NamedMutantRunner(test_args, root=root, jobs=jobs, cache=cache, profile=profile, limits=limits)
+    runner = NamedMutantRunner(test_args, root=root, jobs=jobs, cache=cache, profile=profile, limits=limits,
+                               isolation=isolation)
     return runner.run(mutants, on_progress)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 
@@ -47,20 +48,67 @@ def pytest_runtest_logstart(nodeid, location):
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
-    notes = getattr(call.excinfo.value, "__notes__", ()) if call.excinfo else ()
-    example = "\n".join(n for n in notes if n.startswith(_EXAMPLE_NOTES))
+    if not call.excinfo:
+        return
+    report = outcome.get_result()
+    exc = _first_failure(call.excinfo.value)
+    notes = [n for e in (call.excinfo.value, exc) for n in getattr(e, "__notes__", ())]
+    example = "\n".join(dict.fromkeys(n for n in notes if n.startswith(_EXAMPLE_NOTES)))
     if example:
-        outcome.get_result().user_properties.append(("falsifying", example))
+        report.user_properties.append(("falsifying", example))
+    if not report.skipped:
+        # An attribute, not a user property (those are the test's own figures); it survives xdist.
+        report.killmatrix_message = failure_message(exc)
+
+
+def _first_failure(exc: BaseException) -> BaseException:
+    """Hypothesis reports several distinct failures (or a flaky one) as an exception group: the first."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+_REGEX_MISMATCH = re.compile(r"Regex pattern did not match\.\s*(?:Expected )?[Rr]egex: (?P<pattern>.*?)\n\s*"
+                             r"(?:Actual message|Input): (?P<message>.*)", re.S)
+MESSAGE_LINES = 6
+
+
+def failure_message(exc: BaseException) -> str:
+    """What went wrong, in words: an assertion's own message (or its `assert` line when it has none),
+    `ExceptionType: message` for an exception the code under test raised, and for `pytest.raises(match=)`
+    the pattern expected and the message actually raised. Never a traceback."""
+    text = str(exc).strip()
+    if isinstance(exc, AssertionError) and (mismatch := _REGEX_MISMATCH.search(text)):
+        raised = exc.__context__
+        kind = type(raised).__name__ if raised is not None else "an exception"
+        return (f"expected an error whose message matches {mismatch['pattern'].strip()}; "
+                f"{kind} was raised with message {mismatch['message'].strip()}")
+    if isinstance(exc, AssertionError):
+        # pytest appends its explanation (`assert x == y`, `+  where ...`, a diff) after the message.
+        lines = text.splitlines()
+        cut = next((i for i, ln in enumerate(lines) if i and ln.startswith("assert ")), len(lines))
+        kept = [ln for ln in lines[:cut] if not ln.lstrip().startswith("+")] or lines[:1]
+        return "\n".join(kept[:MESSAGE_LINES]) or "assertion failed (no message)"
+    if isinstance(exc, pytest.fail.Exception):
+        return text
+    name = type(exc).__name__
+    return f"{name}: {chr(10).join(text.splitlines()[:MESSAGE_LINES])}" if text else name
+
+
+_FRAGMENT = re.compile(r"^[\s^~]*$|^\s*(File \"|Traceback|\+ Exception Group|[|+]\s|>\s)")
 
 
 def _detail(report) -> tuple[str, str]:
     if report.skipped and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2]).removeprefix("Skipped: "), ""
-    text = report.longreprtext or ""
     falsifying = dict(report.user_properties).get("falsifying", "")
-    lines = [ln[1:].strip() for ln in text.splitlines() if ln.startswith("E ")]
-    summary = "\n".join(lines[:20]) if lines else text[-DETAIL_CHARS:]
-    return summary[:DETAIL_CHARS], falsifying[:DETAIL_CHARS]
+    message = getattr(report, "killmatrix_message", "")
+    if not message:  # a failure outside the test call (fixture, collection): pytest's own error lines
+        text = report.longreprtext or ""
+        lines = [ln[1:].strip() for ln in text.splitlines() if ln.startswith("E ")]
+        lines = [ln for ln in lines if not _FRAGMENT.match(ln)]
+        message = "\n".join(lines[:20]) if lines else text.strip().splitlines()[-1:][0] if text.strip() else ""
+    return message[:DETAIL_CHARS], falsifying[:DETAIL_CHARS]
 
 
 def pytest_runtest_logreport(report):
@@ -77,8 +125,15 @@ def pytest_runtest_logreport(report):
             "detail": detail,
             "falsifying": falsifying,
             "duration": round(report.duration, 3),
+            "figures": _figures(report),
         }
     )
+
+
+def _figures(report) -> dict:
+    """Numbers a test recorded with `record_property` (performance figures: memory, model calls)."""
+    return {name: value for name, value in report.user_properties
+            if name != "falsifying" and isinstance(value, int | float | str)}
 
 
 def pytest_collectreport(report):

@@ -11,6 +11,7 @@ import os
 from hypothesis import HealthCheck, Phase, settings
 
 PROFILE_ENV = "KILLMATRIX_PROFILE"
+SHRINK_PROFILE = "shrink_search"
 
 
 def register_profiles() -> None:
@@ -33,6 +34,12 @@ def register_profiles() -> None:
     # input, and shrinking is most of a failing property's time.
     settings.register_profile(
         "kill", settings.get_profile("mutation"), phases=[Phase.explicit, Phase.reuse, Phase.generate]
+    )
+    # `check` re-runs a test whose only failure was an explicit @example (reported unshrunk) without its
+    # explicit examples and with more generated ones, for a small failing input to show instead.
+    settings.register_profile(
+        SHRINK_PROFILE, settings.get_profile("mutation"), max_examples=100,
+        phases=[Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
     )
 
 

@@ -9,7 +9,7 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from killmatrix.outcomes_plugin import OUTCOMES_ENV
@@ -25,6 +25,7 @@ class TestOutcome:
     detail: str = ""
     falsifying: str = ""
     duration: float = 0.0
+    figures: dict = field(default_factory=dict)  # what the test recorded with record_property
 
     @property
     def test_id(self) -> str:
@@ -63,7 +64,8 @@ def read_outcomes(path: Path) -> tuple[dict[str, TestOutcome], str | None]:
         # Keep the worst phase: a teardown error must not hide behind a passed call.
         if previous is None or previous.outcome in ("passed", "skipped"):
             outcomes[record["nodeid"]] = TestOutcome(
-                record["nodeid"], record["outcome"], record["detail"], record["falsifying"], record["duration"]
+                record["nodeid"], record["outcome"], record["detail"], record["falsifying"], record["duration"],
+                record.get("figures") or {},
             )
         if record["nodeid"] == running:
             running = None
@@ -90,6 +92,7 @@ def run_pytest(
         }
         argv = [sys.executable, "-m", "pytest", "-p", "killmatrix.outcomes_plugin", "-p", "no:cacheprovider",
                 "-q", "--no-header", "-rN", *args]
-        child = run_child(argv, cwd=Path(cwd), env=child_env, limits=limits)
+        # The child streams its outcomes to a file outside its own scratch directory.
+        child = run_child(argv, cwd=Path(cwd), env=child_env, limits=limits.also_writable(scratch))
         outcomes, running = read_outcomes(outcomes_path)
         return PytestRun(outcomes=outcomes, child=child, unfinished=running if child.status != "ok" else None)

@@ -4,33 +4,47 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich import box
 from rich.console import Console, Group
 from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
 
-from killmatrix.catalog import NamedMutant
+from killmatrix.catalog import NamedMutant, algorithm_label
 from killmatrix.equivalent_ledger import EquivalentEntry, normalize_diff
 from killmatrix.kill_report import mutmut_score, mutmut_totals, unconfirmed_killers, unexplained
 from killmatrix.mutants import Baseline, MutantResult
 from killmatrix.mutmut_runner import MutmutReport
-from killmatrix.render import styled
+from killmatrix.render import mutant_entry, styled
 
 
 def _module(test_id: str) -> str:
     return test_id.split("::", 1)[0]
 
 
-def kill_matrix(results: Sequence[MutantResult]) -> Table:
-    """Named mutants x test modules: how many tests of each module kill each mutant.
+def kill_matrices(results: Sequence[MutantResult], catalog: dict[str, NamedMutant] | None = None) -> list[Table]:
+    """Named mutants x test modules, one table per algorithm: how many tests of each module kill each mutant.
 
-    The modules are numbered columns (the caption names them), so the matrix stays narrow."""
+    The modules are numbered columns (the caption names them), so each matrix fits 100 columns."""
+    by_algorithm: dict[str, list[MutantResult]] = {}
+    for r in results:
+        by_algorithm.setdefault(r.algorithm, []).append(r)
+    kinds = {mutant_id: m.kind for mutant_id, m in (catalog or {}).items()}
+    return [_kill_matrix(algorithm, rs, kinds) for algorithm, rs in by_algorithm.items()]
+
+
+def _kill_matrix(algorithm: str, results: Sequence[MutantResult], kinds: dict[str, str]) -> Table:
     modules = sorted({_module(t) for r in results for t in r.killed_by})
-    caption = "  ".join(f"{i}: {m.rsplit('/', 1)[-1].removesuffix('.py')}" for i, m in enumerate(modules, 1))
-    table = Table(title="kill matrix: named mutants x test modules (number of killing tests)", caption=caption)
+    # No space inside an entry: the caption wraps between entries, never inside one.
+    legend = [f"{i}:{m.rsplit('/', 1)[-1].removesuffix('.py')}" for i, m in enumerate(modules, 1)]
+    if any(r.cached for r in results):
+        legend.append("*:from-the-cache")
+    table = Table(title=f"kill matrix: {algorithm_label(algorithm)}", caption=escape("  ".join(legend)),
+                  caption_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("named mutant", no_wrap=True)
     table.add_column("status", no_wrap=True)
+    table.add_column("kind", no_wrap=True)  # bug, or cost: same output, killed by a cost property
     for i, _ in enumerate(modules, 1):
         table.add_column(str(i), justify="right", no_wrap=True)
     for r in results:
@@ -38,14 +52,14 @@ def kill_matrix(results: Sequence[MutantResult]) -> Table:
         for module in modules:
             n = sum(_module(t) == module for t in r.killed_by)
             cells.append(f"[green]{n}[/green]" if n else "[dim]·[/dim]")
-        table.add_row(escape(r.id), styled(r.status) + (" [dim](cached)[/dim]" if r.cached else ""), *cells)
+        table.add_row(escape(r.id), styled(r.status) + ("*" if r.cached else ""), kinds.get(r.id, "bug"), *cells)
     return table
 
 
 def killers_table(results: Sequence[MutantResult], catalog: dict[str, NamedMutant]) -> Table:
-    table = Table(title="what kills each named mutant")
-    table.add_column("named mutant", no_wrap=True)
-    table.add_column("killing tests / why not", overflow="fold")
+    """Each mutant with what kills it (or why nothing does) below it: see render.mutant_entry."""
+    table = Table(title="what kills each named mutant", box=box.SIMPLE_HEAD, show_header=False, title_justify="left")
+    table.add_column("named mutant: killing tests / why not", overflow="fold")
     for r in results:
         if r.status == "killed":
             text = escape(", ".join(t.split("::", 1)[-1] for t in r.killed_by))
@@ -56,7 +70,7 @@ def killers_table(results: Sequence[MutantResult], catalog: dict[str, NamedMutan
             text = f"[red]no test fails[/red]: {escape(catalog[r.id].bug)}"
         else:
             text = escape(r.detail)
-        table.add_row(escape(r.id), text)
+        table.add_row(mutant_entry(r.id, r.status, text))
     return table
 
 
@@ -73,7 +87,7 @@ def mutmut_table(report: MutmutReport) -> Table:
 def survivor_panels(report: MutmutReport) -> list[Panel]:
     panels = []
     for m in unexplained(report):
-        body = Group(Syntax(m.diff or "(no diff)", "diff", theme="ansi_dark"), escape(m.detail))
+        body = Group(Syntax(m.diff or "(no diff)", "diff", theme="ansi_dark", word_wrap=True), escape(m.detail))
         panels.append(Panel(body, title=f"[red]{m.status}[/red] {escape(m.name)} ({escape(m.function)})", expand=False))
     return panels
 
@@ -95,11 +109,13 @@ def phases_table(phases: dict[str, float]) -> Table:
 
 def slowest_tests_table(baselines: Sequence[Baseline], count: int = 8) -> Table:
     table = Table(title="slowest tests of the unmutated suite (each runs once per named mutant)")
-    table.add_column("test", overflow="fold")
+    # A node id is one word: "ellipsis" cuts it short at the column's edge instead of splitting it, and
+    # (unlike no_wrap) lets the column shrink first, so the seconds stay visible.
+    table.add_column("test", overflow="ellipsis")
     table.add_column("seconds", justify="right")
     durations = [(t, s) for b in baselines for t, s in b.test_durations.items()]
     for test, seconds in sorted(durations, key=lambda item: -item[1])[:count]:
-        table.add_row(escape(test), f"{seconds:.2f}")
+        table.add_row(escape(test.rsplit("/", 1)[-1]), f"{seconds:.2f}")
     return table
 
 
@@ -113,7 +129,8 @@ def print_report(
     phases: dict[str, float],
 ) -> None:
     if named:
-        console.print(kill_matrix(named))
+        for table in kill_matrices(named, catalog):
+            console.print(table)
         console.print(killers_table(named, catalog))
     if baselines and any(b.test_durations for b in baselines):
         console.print(slowest_tests_table(baselines))

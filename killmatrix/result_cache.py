@@ -24,7 +24,7 @@ CACHE_DIR_NAME = ".killmatrix-cache"
 RUN_INPUTS = (
     "impl", "properties", "adversarial", "conftest.py", "pyproject.toml",
     *(f"killmatrix/{name}.py" for name in (
-        "targets", "profiles", "catalog", "outcomes_plugin", "pytest_runner", "sandbox", "tree_copy",
+        "suite_plugin", "targets", "profiles", "catalog", "outcomes_plugin", "pytest_runner", "sandbox", "tree_copy",
         "mutants", "mutmut_runner", "sandbox_plugin", "audit_plugin", "write_guard",  # the last three: audit runs
     )),
 )

@@ -1,12 +1,15 @@
-"""Run a child process under a wall-clock limit, a memory limit and an output cap.
+"""Run a child process under a wall-clock limit, a memory limit, an output cap and, for outside code, confined.
 
 Everything that runs code killmatrix did not write (outside implementations, outside tests, mutants)
 goes through `run_child`: a hang, a crash, a memory bomb or a flood of output becomes a status,
-never an exception in killmatrix.
+never an exception in killmatrix. With `Limits.writable` set, the child is confined before it
+executes anything (killmatrix/confinement.py): files can change only beneath those folders, no
+network, no signal to anything outside it; whatever it starts inherits that.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import resource
 import signal
@@ -15,6 +18,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from killmatrix import confinement
 
 GiB = 1024**3
 MiB = 1024**2
@@ -27,11 +32,24 @@ class Limits:
     memory_bytes: int = 6 * GiB
     file_bytes: int = 256 * MiB  # largest file the child may write, stdout and stderr included
     output_tail_bytes: int = 64 * 1024  # how much of stdout/stderr is kept for the report
+    # None: not confined (killmatrix's own code, or the user passed --no-isolation); otherwise the
+    # only folders whose files the child may change (its cwd is not added implicitly).
+    writable: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         for name in ("timeout_s", "memory_bytes", "file_bytes", "output_tail_bytes"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"Limits.{name} must be positive, got {getattr(self, name)!r}")
+        if self.writable is not None:
+            if isinstance(self.writable, (str, Path)):
+                raise ValueError("Limits.writable must be a tuple of paths, not a single path")
+            object.__setattr__(self, "writable", tuple(str(p) for p in self.writable))
+
+    def also_writable(self, *paths: str | Path) -> Limits:
+        """The same limits with more writable folders; unconfined limits stay unconfined."""
+        if self.writable is None:
+            return self
+        return dataclasses.replace(self, writable=(*self.writable, *map(str, paths)))
 
 
 @dataclass(frozen=True)
@@ -64,6 +82,9 @@ def _limit_child(limits: Limits):
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if limits.writable is not None:
+            # After the rlimits: a confined process cannot raise them again (no capability left).
+            confinement.confine(limits.writable)
 
     return apply
 
@@ -91,6 +112,18 @@ def _classify(returncode: int) -> str:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+def isolation_for(allow_unconfined: bool) -> bool:
+    """Whether the children that run outside code will be confined: True when this machine can;
+    False when it cannot and the user allowed that (`--no-isolation`); ConfinementError otherwise."""
+    reason = confinement.unavailable_reason()
+    if reason is None:
+        return True
+    if allow_unconfined:
+        return False
+    raise confinement.ConfinementError(f"cannot isolate outside code: {reason}; "
+                                       "pass --no-isolation to run it unconfined")
 
 
 def run_child(argv: list[str], *, cwd: Path, env: dict[str, str], limits: Limits = DEFAULT_LIMITS) -> ChildResult:

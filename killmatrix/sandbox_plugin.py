@@ -3,9 +3,11 @@
 Loaded only in the sandboxed runs of `check`, `grade` and `audit`, before any test module or outside
 code is imported. It does two things inside the child:
 
-- installs the write guard (killmatrix/write_guard.py): files may change only under the roots in
-  `KILLMATRIX_SANDBOX_ROOTS` (default: the cwd, which every sandboxed run makes a scratch copy, and
-  the temp dir); refusals go to `KILLMATRIX_SANDBOX_LOG`, charged to the running test;
+- installs the write guard (killmatrix/write_guard.py), the second line behind the kernel's
+  confinement (killmatrix/confinement.py, applied by killmatrix/sandbox.py before this process
+  started): it names what Python code tried outside the roots in `KILLMATRIX_SANDBOX_ROOTS`
+  (default: the cwd, which every sandboxed run makes a scratch copy, and the temp dir); refusals go
+  to `KILLMATRIX_SANDBOX_LOG`, charged to the running test;
 - arms a per-test watchdog (`KILLMATRIX_TEST_TIMEOUT` seconds, `KILLMATRIX_SLOW_TEST_TIMEOUT` for
   tests marked `slow`, the large shapes): faulthandler's watchdog thread is
   native and needs no GIL, so even a C loop that never yields is cut off. It writes the stuck

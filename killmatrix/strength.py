@@ -36,12 +36,28 @@ class StagedTests:
     algorithms: frozenset[str]
 
 
+def check_syntax(paths: Sequence[Path]) -> None:
+    """ValueError naming the user's file and line when a Python file among `paths` does not parse.
+
+    Checked before staging: pytest would report it as a collection error of the staged copy, i.e. as the
+    reference's suite "not green", with a traceback through a temporary path."""
+    for path in paths:
+        path = Path(path)
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            try:
+                compile(file.read_bytes(), str(file), "exec", dont_inherit=True)
+            except SyntaxError as exc:
+                raise ValueError(f"{file}:{exc.lineno}: {exc.msg}: no test was run") from None
+
+
 def stage_tests(paths: Sequence[Path], forced: Sequence[str] = ()) -> StagedTests:
-    """Copy the test files or folders to a fresh staging directory; ValueError for a missing path."""
+    """Copy the test files or folders to a fresh staging directory; ValueError for a missing path or a
+    file that does not parse."""
     resolved = [Path(p).resolve() for p in paths]
     for given, path in zip(paths, resolved, strict=True):
         if not path.exists():
             raise ValueError(f"test path {str(given)!r} does not exist")
+    check_syntax(paths)
     digest = hashlib.sha1("\0".join(map(str, resolved)).encode()).hexdigest()[:12]
     root = Path(tempfile.gettempdir()) / f"killmatrix-audit-{digest}"
     shutil.rmtree(root, ignore_errors=True)
@@ -88,8 +104,12 @@ def audit_tests(
     cache: ResultCache | None = None,
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[MutantResult], None] | None = None,
+    isolation: bool = True,
 ) -> list[dict]:
     """Run the tests at `paths` against the named mutants of the algorithms they test (or `only` these).
+
+    `isolation`: confine each run to its scratch copy (killmatrix/confinement.py); False only for
+    `--no-isolation` on a machine that cannot confine.
 
     ValueError for a missing path or an unknown mutant id; killmatrix.mutants.BaselineFailed when the
     tests fail against the reference itself.
@@ -105,7 +125,7 @@ def audit_tests(
         if on_start is not None:
             on_start(len(mutants))
         results = run_named_mutants(mutants, pytest_args(staged, algorithms), jobs=jobs, on_progress=on_progress,
-                                    cache=cache)
+                                    cache=cache, isolation=isolation)
     finally:
         shutil.rmtree(staged.root, ignore_errors=True)
     return audit_records(results, catalog)

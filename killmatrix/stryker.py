@@ -61,6 +61,17 @@ def _changed_lines(diff: str, sign: str) -> list[str]:
     return [ln[1:] for ln in normalize_diff(diff).splitlines() if ln[0] == sign]
 
 
+def span_of_test(source: str, test_id: str) -> tuple[int, int] | None:
+    """The 1-based lines of the `def` and the end of a test (`path::name` or `path::Class::name`) in its
+    file's source; None when the source does not hold it."""
+    _, _, name = test_id.partition("::")
+    try:
+        spans, _ = _parsed(source)
+    except SyntaxError:
+        return None
+    return spans.get(name.replace("::", "."))
+
+
 def mutmut_location(source: str, mutant: MutmutMutant) -> dict:
     """The first changed line of the mutant's diff, found inside its function in the reference."""
     removed = _changed_lines(mutant.diff, "-")
@@ -99,13 +110,14 @@ def stryker_report(
             continue
         entry["mutants"].append({
             "id": f"named:{result.id}",
-            "mutatorName": "named mutant",
+            "mutatorName": mutant.id,  # the viewer titles a mutant with this: the bug class
             "description": mutant.bug,
             "replacement": mutant.edits[0].replace,
             "location": named_location(entry["source"], mutant),
             "status": STATUS[result.status],
             "statusReason": result.detail or ", ".join(result.killed_by),
             "killedBy": list(result.killed_by),
+            "coveredBy": list(result.killed_by),  # coverage is not measured: a test that failed on it ran it
             "duration": round(result.duration * 1000),
         })
         killers.update(result.killed_by)
@@ -122,12 +134,21 @@ def stryker_report(
             "status": STATUS[mutant.status],
             "statusReason": mutant.detail or f"mutmut: {mutant.mutmut_status}",
             "killedBy": list(mutant.killed_by),
+            "coveredBy": list(mutant.killed_by),
         })
         killers.update(mutant.killed_by)
     test_files: dict[str, dict] = {}
     for test in sorted(killers):
         path, _, name = test.partition("::")
-        test_files.setdefault(path, {"tests": []})["tests"].append({"id": test, "name": name or path})
+        if path not in test_files:
+            full = Path(root) / path
+            # The source lets the viewer's test view show each killer at its line.
+            test_files[path] = {"source": full.read_text(), "tests": []} if full.is_file() else {"tests": []}
+        entry = {"id": test, "name": name or path}
+        span = span_of_test(test_files[path]["source"], test) if "source" in test_files[path] else None
+        if span is not None:
+            entry["location"] = {"start": {"line": span[0], "column": 1}}
+        test_files[path]["tests"].append(entry)
     return {
         "schemaVersion": "2",
         "thresholds": {"high": 90, "low": 75},

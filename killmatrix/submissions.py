@@ -5,7 +5,7 @@ By convention a subfolder holds `flash.py` (with `flash_attention_fwd`), `flash_
 
     [flash]
     file = "attention.py"          # relative to the subfolder
-    function = "tiled_attention"   # optional, default per CONTRACTS §2/§3
+    function = "tiled_attention"   # optional, default per docs/CONTRACT.md
 
     [beam]
     file = "decoder.py"
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from killmatrix.targets import DEFAULT_FUNC
 
-CONVENTION = {"flash": "flash.py", "flash_bwd": "flash_bwd.py", "beam": "beam.py"}
+CONVENTION = {"flash": "flash.py", "flash_bwd": "flash_bwd.py", "beam": "beam.py", "dflash": "dflash.py"}
 CONFIG_NAME = "grade.toml"
 
 

@@ -19,16 +19,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from killmatrix import sandbox_plugin, write_guard
+from killmatrix import remote_target, sandbox_plugin, write_guard
 from killmatrix.catalog import ROOT
 from killmatrix.load_probe import LOAD_FAILED
+from killmatrix.profiles import SHRINK_PROFILE
 from killmatrix.pytest_runner import TestOutcome, run_pytest
 from killmatrix.sandbox import GiB, Limits, MiB, run_child
 from killmatrix.targets import ENV, parse_spec
 
-SUITE_PARTS = ("pyproject.toml", "conftest.py", "impl", "properties", "adversarial", "killmatrix")
+# No conftest.py or pyproject: an installed wheel has neither, so the suite plugin is loaded by name (PLUGINS).
+SUITE_PARTS = ("impl", "properties", "adversarial", "killmatrix")
 SUITE_DIRS = ("properties", "adversarial")
 _NOT_COPIED = shutil.ignore_patterns("__pycache__", "*.pyc", "schemas")
+# The write guard and watchdog; outside code in its own worker process, each call cut before the watchdog.
+PLUGINS = ("-p", "killmatrix.suite_plugin", "-p", "killmatrix.sandbox_plugin", "-p", "killmatrix.remote_target")
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,9 @@ class RunSettings:
     memory_bytes: int = 3 * GiB
     output_bytes: int = 32 * MiB
     load_timeout_s: float = 30.0
+    # Confine every child to its scratch directory (killmatrix/confinement.py); False only when the
+    # user passed --no-isolation on a machine that cannot confine.
+    isolation: bool = True
 
     def __post_init__(self) -> None:
         for name in ("per_test_timeout_s", "slow_test_timeout_s", "budget_s", "memory_bytes", "output_bytes",
@@ -58,6 +65,9 @@ class TargetRun:
     outcomes: dict[str, TestOutcome] = field(default_factory=dict)  # nodeid -> outcome, in run order
     write_attempts: list[dict] = field(default_factory=list)  # {"nodeid", "attempt"} refused by the guard
     duration_s: float = 0.0
+    # Every node id the selection collects, listed before any target code runs: a test missing from
+    # `outcomes` at the end never gave a result (the process ended early), which is no pass.
+    selected: list[str] = field(default_factory=list)
 
 
 class _Scratch:
@@ -74,6 +84,8 @@ class _Scratch:
         (self.root / "tmp").mkdir()
         self.log = self.root / "sandbox-refusals.jsonl"
         self.watchdog = self.root / "watchdog.txt"
+        # The log, the watchdog file and TMPDIR are inside the root: the only folder the children may change.
+        self.writable = (str(self.root),) if settings.isolation else None
         self.env = {
             ENV[algorithm]: location,
             "PYTHONPATH": str(self.root),
@@ -85,6 +97,8 @@ class _Scratch:
             sandbox_plugin.SLOW_TIMEOUT_ENV: str(settings.slow_test_timeout_s),
             # One BLAS thread: checks may run side by side (grade) on few cores.
             "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            # The worker that runs the outside code confines itself too, unless the user allowed otherwise.
+            remote_target.ALLOW_UNCONFINED_ENV: "" if settings.isolation else "1",
         }
         for other in ENV.values():
             self.env.setdefault(other, "")
@@ -97,7 +111,7 @@ class _Scratch:
 
 
 def _check_loads(algorithm: str, location: str, scratch: _Scratch, settings: RunSettings) -> None:
-    limits = Limits(timeout_s=settings.load_timeout_s, memory_bytes=settings.memory_bytes,
+    limits = Limits(timeout_s=settings.load_timeout_s, memory_bytes=settings.memory_bytes, writable=scratch.writable,
                     file_bytes=settings.output_bytes)
     child = run_child([sys.executable, "-m", "killmatrix.load_probe", algorithm, location],
                       cwd=scratch.root, env={**os.environ, **scratch.env, "PYTHONDONTWRITEBYTECODE": "1"},
@@ -128,8 +142,30 @@ def _death_outcome(nodeid: str, child, watchdog_fired: bool, settings: RunSettin
 def _remaining_tests(base_args: list[str], done: list[str], scratch: _Scratch) -> list[str]:
     """Node ids still to run, listed by a collect-only child (collection runs no target code)."""
     run = run_pytest([*base_args, "--collect-only", *(f"--deselect={n}" for n in done)], cwd=scratch.root,
-                     env=scratch.env, limits=Limits(timeout_s=60))
+                     env=scratch.env, limits=Limits(timeout_s=60, writable=scratch.writable))
     return [line for line in run.child.stdout.splitlines() if "::" in line and " " not in line]
+
+
+EXPLICIT_FAILURE = "Failing explicit example"
+
+
+def _search_smaller_inputs(result: TargetRun, scratch: _Scratch, settings: RunSettings, left: float) -> None:
+    """Hypothesis reports a failing explicit `@example` as written, unshrunk (a 256x64 case for a bug
+    that shows at N = 2): re-run just those tests once, explicit examples off and more generated ones
+    (profile `shrink_search`), and report the shrunk input of any that fail there too."""
+    explicit = [n for n, o in result.outcomes.items()
+                if o.outcome == "failed" and o.falsifying.startswith(EXPLICIT_FAILURE)]
+    if not explicit or left <= 0:
+        return
+    limits = Limits(timeout_s=min(left, settings.slow_test_timeout_s * len(explicit)), writable=scratch.writable,
+                    memory_bytes=settings.memory_bytes, file_bytes=settings.output_bytes)
+    run = run_pytest([*PLUGINS, "--show-capture=no", "--tb=short", *explicit],
+                     cwd=scratch.root, env=scratch.env, limits=limits, profile=SHRINK_PROFILE)
+    for nodeid in explicit:
+        found = run.outcomes.get(nodeid)
+        if found is not None and found.outcome == "failed" and found.falsifying \
+                and not found.falsifying.startswith(EXPLICIT_FAILURE):
+            result.outcomes[nodeid] = found
 
 
 def run_suite_against(
@@ -156,8 +192,9 @@ def run_suite_against(
     result = TargetRun(algorithm, spec.label)
     try:
         _check_loads(algorithm, location, scratch, settings)
-        base_args = ["-p", "killmatrix.sandbox_plugin", "-m", algorithm, "--show-capture=no", "--tb=short",
+        base_args = [*PLUGINS, "-m", algorithm, "--show-capture=no", "--tb=short",
                      *(selection or []), *(d for d in SUITE_DIRS if (scratch.root / d).is_dir())]
+        result.selected = _remaining_tests(base_args, [], scratch)
         while True:
             left = settings.budget_s - (time.monotonic() - start)
             if left <= 0:
@@ -169,6 +206,7 @@ def run_suite_against(
             watchdog_before = scratch.watchdog.stat().st_size if scratch.watchdog.exists() else 0
             # The backstop only matters when the watchdog cannot fire (it is a native thread, so rarely).
             limits = Limits(timeout_s=left + settings.slow_test_timeout_s, memory_bytes=settings.memory_bytes,
+                            writable=scratch.writable,
                             file_bytes=settings.output_bytes)
             deselect = [f"--deselect={n}" for n in result.outcomes]
             run = run_pytest([*base_args, *deselect], cwd=scratch.root, env=scratch.env, limits=limits)
@@ -188,6 +226,7 @@ def run_suite_against(
                     "<suite>", "error", f"pytest {run.child.describe}: {run.child.stderr.strip()[-300:]}"
                 )
                 break
+        _search_smaller_inputs(result, scratch, settings, settings.budget_s - (time.monotonic() - start))
         result.write_attempts = write_guard.read_attempts(scratch.log)
     finally:
         result.duration_s = time.monotonic() - start

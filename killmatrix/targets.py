@@ -6,8 +6,8 @@ instead of importing `impl` directly. The fixture builds a target from an enviro
 - unset: the reference, `impl.attention:flash_attention_fwd` / `impl.attention_bwd:flash_attention_bwd`
   / `impl.beam_search:beam_search` (a mutant run is the reference imported from a mutated copy of the tree);
 - `KILLMATRIX_FLASH_TARGET` / `KILLMATRIX_FLASH_BWD_TARGET` / `KILLMATRIX_BEAM_TARGET` =
-  `path/to/file.py[:func]` or `module:func`: outside code, loaded only inside the sandboxed child that
-  `killmatrix check` starts.
+  `path/to/file.py[:func]` or `module:func`: outside code, run in its own confined worker process
+  (killmatrix/remote_target.py), started by the sandboxed child that `killmatrix check` starts.
 """
 
 from __future__ import annotations
@@ -26,15 +26,19 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 import pytest
 
+from killmatrix.speculative_target import DFlashTarget
+
 ENV = {
     "flash": "KILLMATRIX_FLASH_TARGET",
     "flash_bwd": "KILLMATRIX_FLASH_BWD_TARGET",
     "beam": "KILLMATRIX_BEAM_TARGET",
+    "dflash": "KILLMATRIX_DFLASH_TARGET",
 }
 REFERENCE = {
     "flash": "impl.attention:flash_attention_fwd",
     "flash_bwd": "impl.attention_bwd:flash_attention_bwd",
     "beam": "impl.beam_search:beam_search",
+    "dflash": "impl.speculative:verify_tree",  # its module's build_tree_mask and speculative_decode by name
 }
 DEFAULT_FUNC = {algorithm: reference.rpartition(":")[2] for algorithm, reference in REFERENCE.items()}
 
@@ -69,6 +73,8 @@ def parse_spec(spec: str, algorithm: str) -> TargetSpec:
         raise ValueError(f"target function name {func!r} is not a Python identifier")
     if location.endswith(".py") or "/" in location or Path(location).exists():
         path = Path(location).expanduser()
+        if path.is_dir():
+            raise ValueError(f"target {location!r} is a directory: name the .py file in it (DIR/FILE.py[:FUNC])")
         if not path.is_file():
             raise ValueError(f"target file {location!r} does not exist")
         if path.suffix != ".py":
@@ -95,7 +101,11 @@ def load_callable(spec: TargetSpec) -> Callable:
         module = importlib.import_module(spec.location)
     fn = getattr(module, spec.func, None)
     if not callable(fn):
-        raise ValueError(f"{spec.label}: no callable named {spec.func!r}")
+        # What it does define, so the fix (PATH:FUNC) is one look away; imported names are not its own.
+        own = sorted(name for name, value in vars(module).items() if callable(value) and not name.startswith("_")
+                     and getattr(value, "__module__", None) == module.__name__)
+        found = f"callables in it: {', '.join(own)}" if own else "it defines no public callable"
+        raise ValueError(f"{spec.label}: no callable named {spec.func!r} ({found}; name one as PATH:FUNC)")
     return fn
 
 
@@ -135,6 +145,11 @@ class _OptionalFeatureTarget:
             found.add("cross_length")
         return frozenset(found)
 
+    @cached_property
+    def feature_notes(self) -> dict[str, str]:
+        """Why a feature is reported unsupported, when the reason is an accepted convention."""
+        return {}
+
     def _handles_cross_length(self) -> bool:
         raise NotImplementedError
 
@@ -144,10 +159,21 @@ class _OptionalFeatureTarget:
     def require(self, *features: str) -> None:
         missing = [f for f in features if not self.supports(f)]
         if missing:
-            pytest.skip(f"{self.name} does not support {', '.join(missing)}")
+            notes = [self.feature_notes[f] for f in missing if f in self.feature_notes]
+            pytest.skip(f"{self.name} does not support {', '.join(missing)}" + "".join(f": {n}" for n in notes))
+
+    def accept_convention(self, feature: str, reason: str) -> None:
+        """End the test as `require` does for a missing feature: the target follows another accepted
+        convention (e.g. float16 computed in float16), reported as such, not as a failure."""
+        pytest.skip(f"{self.name} does not support {feature}: {reason} (an accepted convention)")
 
     def _call(self, *args: Any, causal: bool, options: dict[str, Any]):
         passed = {k: v for k, v in options.items() if v is not None}
+        tile = passed.get("kv_tile_size")
+        if not self.supports("kv_tile_size") and isinstance(tile, int) and not isinstance(tile, bool) and tile > 0:
+            # Keys then come in tiles of tile_size; the output must not depend on the tiling, so the
+            # case still tests what it was drawn for. (An invalid kv_tile_size still needs the feature.)
+            del passed["kv_tile_size"]
         self.require(*(k for k in passed if k in self.keyword_features))
         return self.fn(*args, causal=causal, **passed)
 
@@ -156,6 +182,45 @@ def _cross_length_probe() -> tuple[np.ndarray, np.ndarray]:
     """Two queries against three keys: what a target that handles Nq != Nk must accept."""
     rng = np.random.default_rng(0)
     return rng.standard_normal((1, 1, 2, 4)), rng.standard_normal((1, 1, 3, 4))
+
+
+def _probe_probabilities(q: np.ndarray, k: np.ndarray, offset: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """softmax(q k^T / sqrt(D)) in float64 and its log-sum-exp, query i seeing key j iff j <= i + offset
+    (None: all keys). The probe has Nq < Nk, so every row sees a key."""
+    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    if offset is not None:
+        i, j = np.arange(q.shape[2])[:, None], np.arange(k.shape[2])[None, :]
+        scores = np.where(j <= i + offset, scores, -np.inf)
+    top = scores.max(axis=-1, keepdims=True)
+    weights = np.exp(scores - top)
+    total = weights.sum(axis=-1, keepdims=True)
+    return weights / total, (top + np.log(total))[..., 0]
+
+
+def _probe_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, offset: int | None) -> np.ndarray:
+    return _probe_probabilities(q, k, offset)[0] @ v
+
+
+def _probe_gradients(q, k, v, d_out, offset: int | None) -> tuple[np.ndarray, ...]:
+    """(O, lse, dQ, dK, dV) of the probe, naive, in float64."""
+    p, lse = _probe_probabilities(q, k, offset)
+    out = p @ v
+    d_scores = p * (d_out @ np.swapaxes(v, -1, -2) - (d_out * out).sum(axis=-1, keepdims=True))
+    scale = 1 / np.sqrt(q.shape[-1])
+    return out, lse, d_scores @ k * scale, np.swapaxes(d_scores, -1, -2) @ q * scale, np.swapaxes(p, -1, -2) @ d_out
+
+
+TOP_LEFT_NOTE = ("aligns the causal mask top-left when Nq != Nk (query i sees keys j <= i), an accepted convention; "
+                 "Nq != Nk cases expect bottom-right alignment (query i sees keys j <= i + Nk - Nq)")
+
+
+def _causal_alignment(out: Any, q: np.ndarray, kv: np.ndarray) -> str:
+    """"bottom-right", "top-left" or "neither", for a causal probe output on Nq < Nk."""
+    out = np.asarray(out, np.float64)
+    for name, offset in (("bottom-right", kv.shape[2] - q.shape[2]), ("top-left", 0)):
+        if out.shape == q.shape and np.allclose(out, _probe_attention(q, kv, kv, offset), rtol=1e-3, atol=1e-3):
+            return name
+    return "neither"
 
 
 @dataclass
@@ -169,12 +234,21 @@ class FlashTarget(_OptionalFeatureTarget):
     keyword_features: ClassVar[tuple[str, ...]] = FLASH_KEYWORD_FEATURES
 
     def _handles_cross_length(self) -> bool:
+        """Nq != Nk works non-causal and, causal, aligns bottom-right as the tests expect. A causal mask
+        aligned top-left is an accepted convention: the feature is then unsupported (with that note);
+        an alignment that is neither stays supported, so the tests show the bug."""
         q, kv = _cross_length_probe()
         try:
             out = np.asarray(self.fn(q, kv, kv.copy(), 2, causal=False))
+            if out.shape != q.shape or not np.isfinite(out).all():
+                return False
+            causal_out = self.fn(q, kv, kv.copy(), 2, causal=True)
         except Exception:
             return False
-        return out.shape == q.shape and bool(np.isfinite(out).all())
+        if _causal_alignment(causal_out, q, kv) == "top-left":
+            self.feature_notes["cross_length"] = TOP_LEFT_NOTE
+            return False
+        return True
 
     def __call__(self, Q, K, V, tile_size=128, causal=True, **options: Any):
         return self._call(Q, K, V, tile_size, causal=causal, options=options)
@@ -190,14 +264,29 @@ class FlashBwdTarget(_OptionalFeatureTarget):
     keyword_features: ClassVar[tuple[str, ...]] = FLASH_BWD_KEYWORD_FEATURES
 
     def _handles_cross_length(self) -> bool:
+        """As the forward's probe: non-causal Nq != Nk accepted, causal aligned bottom-right; top-left
+        alignment is an accepted convention (unsupported, with that note)."""
         q, kv = _cross_length_probe()
-        # Any O and lse of the right shape: the probe asks only whether Nq != Nk is accepted.
+        # Any O and lse of the right shape: the non-causal call asks only whether Nq != Nk is accepted.
         o, lse = np.zeros_like(q), np.zeros(q.shape[:3])
         try:
             grads = self._as_gradients(self.fn(q, kv, kv.copy(), o, q.copy(), lse, 2, causal=False))
+            shapes_ok = [g.shape for g in grads] == [q.shape, kv.shape, kv.shape]
+            if not shapes_ok or not all(np.isfinite(g).all() for g in grads):
+                return False
+            alignment = "neither"
+            for name, offset in (("bottom-right", kv.shape[2] - q.shape[2]), ("top-left", 0)):
+                out, lse, *truth = _probe_gradients(q, kv, kv, q, offset)
+                grads = self._as_gradients(self.fn(q, kv, kv.copy(), out, q.copy(), lse, 2, causal=True))
+                if all(np.allclose(g, t, rtol=1e-3, atol=1e-3) for g, t in zip(grads, truth, strict=True)):
+                    alignment = name
+                    break
         except Exception:
             return False
-        return [g.shape for g in grads] == [q.shape, kv.shape, kv.shape] and all(np.isfinite(g).all() for g in grads)
+        if alignment == "top-left":
+            self.feature_notes["cross_length"] = TOP_LEFT_NOTE
+            return False
+        return True
 
     @staticmethod
     def _as_gradients(raw: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -244,7 +333,7 @@ class BeamTarget:
         return [[_as_hyp(h, eos_token_id, alpha) for h in per_prompt] for per_prompt in raw]
 
 
-TARGET_CLASS = {"flash": FlashTarget, "flash_bwd": FlashBwdTarget, "beam": BeamTarget}
+TARGET_CLASS = {"flash": FlashTarget, "flash_bwd": FlashBwdTarget, "beam": BeamTarget, "dflash": DFlashTarget}
 
 
 def target_from_env(algorithm: str, environ: dict | None = None) -> FlashTarget | FlashBwdTarget | BeamTarget:
@@ -254,6 +343,12 @@ def target_from_env(algorithm: str, environ: dict | None = None) -> FlashTarget 
     spec_text = environ.get(ENV[algorithm]) or REFERENCE[algorithm]
     is_reference = spec_text == REFERENCE[algorithm]
     spec = parse_spec(spec_text, algorithm)
-    fn = load_callable(spec)
+    if is_reference:
+        fn = load_callable(spec)  # ours (a mutant is ours too): in process, where memray and mutmut see it
+    else:
+        from killmatrix.remote_target import RemoteFunction
+
+        # Outside code runs in a confined worker process, never beside the oracles and outcome records.
+        fn = RemoteFunction(spec)
     cls = TARGET_CLASS[algorithm]
     return cls(fn=fn, name="reference" if is_reference else spec.label, is_reference=is_reference)

@@ -8,6 +8,7 @@ from hypothesis import example, given, target
 from properties.attention_bwd_assertions import assert_gradients_match_oracle, run_backward, upstream_gradient
 from properties.attention_bwd_oracle import forward_saved
 from properties.attention_strategies import attention_cases, make_case
+from properties.float16_convention import check_float16_accumulation
 from properties.test_attention_oracle import ORACLE_EXAMPLES
 
 # Beyond the forward's examples (the seed's small shape, Nq < Nk, Nq > Nk, float16, left and right
@@ -43,6 +44,12 @@ def test_float16_inputs_accumulate_in_float32(flash_bwd_impl, case):
     narrow = run_backward(flash_bwd_impl, case, dO, (O, lse))
     widened = replace(case, Q=case.Q.astype(np.float32), K=case.K.astype(np.float32), V=case.V.astype(np.float32))
     wide = run_backward(flash_bwd_impl, widened, dO.astype(np.float32), (O.astype(np.float32), lse))
+    check_float16_accumulation(flash_bwd_impl, lambda: _assert_rounded_from_float32(narrow, wide),
+                               lambda: assert_gradients_match_oracle(flash_bwd_impl, case))
+
+
+def _assert_rounded_from_float32(narrow, wide) -> None:
+    """(Fails when float16 inputs are accumulated in float16.)"""
     for name, got, reference in zip(("dQ", "dK", "dV"), narrow, wide, strict=True):
         assert got.dtype == np.float16, f"{name} has dtype {got.dtype}, expected float16"
         ulp = np.spacing(np.abs(reference).astype(np.float16)).astype(np.float32)

@@ -10,9 +10,15 @@ from hypothesis import strategies as st
 
 from impl.models import TinyLM
 from properties.beam_oracle_enumeration import all_complete_sequences
-from properties.beam_oracle_policy import policy_beam_search
+from properties.beam_oracle_policy import policy_beam_search, tied
 from properties.beam_schedules import ALPHAS, BeamSchedule, beam_schedules, logit_row
 from properties.beam_scoring import assert_same_hypotheses, log_softmax
+from properties.beam_tie_tolerance import (
+    allowed_batch_sizes,
+    assert_greedy_up_to_ties,
+    assert_policy_allows,
+    assert_same_up_to_ties,
+)
 
 # EOS (0) ties with token 1 after one step; token 2 then leads to a longer, better sequence.
 TIED_EOS = BeamSchedule(
@@ -33,11 +39,8 @@ SCORE_ORDER_NOT_LOGPROB_ORDER = BeamSchedule(
 @example(TIED_EOS)
 @example(SCORE_ORDER_NOT_LOGPROB_ORDER)
 def test_matches_policy_oracle(beam_impl, schedule):
-    expected = schedule.run(policy_beam_search).hypotheses
-    actual = schedule.run(beam_impl)
-    assert len(actual) == len(expected), f"{len(actual)} result lists for {len(expected)} prompts"
-    for got, want in zip(actual, expected, strict=True):
-        assert_same_hypotheses(got, want)
+    """The policy, step by step; outside code may break exact ties its own way (beam_tie_tolerance)."""
+    assert_policy_allows(beam_impl, schedule, schedule.run(beam_impl))
 
 
 @given(beam_schedules())
@@ -45,10 +48,11 @@ def test_matches_policy_oracle(beam_impl, schedule):
 def test_one_model_call_per_step(beam_impl, schedule):
     """Every step shows the model all unfinished beams of all prompts at once, and nothing else."""
     model = schedule.model()
-    schedule.run(beam_impl, model=model)
+    actual = schedule.run(beam_impl, model=model)
     expected = schedule.run(policy_beam_search).batch_sizes
-    assert model.batch_sizes == expected, (f"sequences per model call {model.batch_sizes}, expected {expected}: "
-                                           "one call per step with every unfinished beam")
+    allowed = allowed_batch_sizes(beam_impl, schedule, actual, expected)
+    assert tuple(model.batch_sizes) in allowed, (f"sequences per model call {model.batch_sizes}, expected "
+                                                 f"{expected}: one call per step with every unfinished beam")
 
 
 @given(beam_schedules(max_vocab=4, max_new_tokens=3))
@@ -61,8 +65,13 @@ def test_wide_beam_returns_every_complete_sequence_best_first(beam_impl, schedul
                   for p in schedule.prompts]
     wide = schedule.replace(beam_width=max(len(e) for e in everything))
     for got, want in zip(wide.run(beam_impl), everything, strict=True):
-        assert got[0].tokens == want[0].tokens, f"best {got[0].tokens}, the exhaustive optimum is {want[0].tokens}"
-        assert_same_hypotheses(got, want)
+        if beam_impl.is_reference:
+            assert got[0].tokens == want[0].tokens, f"best {got[0].tokens}, the exhaustive optimum is {want[0].tokens}"
+            assert_same_hypotheses(got, want)
+        else:  # the same, except that exactly tied sequences may come in any order
+            assert got and tied(got[0].score, want[0].score), (
+                f"best {got[0].tokens if got else None}, the exhaustive optimum is {want[0].tokens}")
+            assert_same_up_to_ties(got, want)
 
 
 def greedy(model, prompt, max_new_tokens, eos_token_id) -> tuple[tuple[int, ...], float]:
@@ -76,8 +85,12 @@ def greedy(model, prompt, max_new_tokens, eos_token_id) -> tuple[tuple[int, ...]
     return tokens, logprob
 
 
-def _assert_greedy(results, model, prompts, max_new_tokens, eos_token_id, alpha):
+def _assert_greedy(results, model, prompts, max_new_tokens, eos_token_id, alpha, strict=True):
+    """Strict: the contract's tie-break (EOS, then the smaller id); else any token tied for most likely."""
     for prompt, hyps in zip(prompts, results, strict=True):
+        if not strict:
+            assert_greedy_up_to_ties(hyps, model, prompt, max_new_tokens, eos_token_id, alpha)
+            continue
         tokens, logprob = greedy(model, prompt, max_new_tokens, eos_token_id)
         assert len(hyps) == 1, f"K = 1 returned {len(hyps)} hypotheses"
         assert hyps[0].tokens == tokens, f"K = 1 returned {hyps[0].tokens}, greedy decoding gives {tokens}"
@@ -89,7 +102,8 @@ def _assert_greedy(results, model, prompts, max_new_tokens, eos_token_id, alpha)
 @example(TIED_EOS)
 def test_beam_width_one_is_greedy(beam_impl, schedule):
     one = schedule.replace(beam_width=1)
-    _assert_greedy(one.run(beam_impl), one.model(), one.prompts, one.max_new_tokens, one.eos_token_id, one.alpha)
+    _assert_greedy(one.run(beam_impl), one.model(), one.prompts, one.max_new_tokens, one.eos_token_id, one.alpha,
+                   strict=beam_impl.is_reference)
 
 
 @functools.cache
@@ -107,4 +121,4 @@ def test_beam_width_one_is_greedy_tinylm(beam_impl, prompts, max_new_tokens, alp
     # EOS as the first prompt's favourite first token makes that prompt finish at once.
     eos = int(model([prompts[0]])[0].argmax()) if eos_is_first_choice else 0
     results = beam_impl(model, prompts, 1, max_new_tokens, eos, alpha=alpha)
-    _assert_greedy(results, model, prompts, max_new_tokens, eos, alpha)
+    _assert_greedy(results, model, prompts, max_new_tokens, eos, alpha, strict=beam_impl.is_reference)

@@ -23,6 +23,10 @@ MUTANT_ID = "flash-causal-mask-from-first-query"
 def extended_tree(tmp_path_factory):
     tree = copy_tree(ROOT, tmp_path_factory.mktemp("extended") / "tree")
     shutil.copy(EXAMPLES / PROPERTY, tree / "properties" / PROPERTY)
+    # The guide's tier line (properties/tiers.py): without it collection refuses the new property.
+    tiers = tree / "properties" / "tiers.py"
+    opening = "FILE_DEFAULTS: dict[str, Tier] = {\n"
+    tiers.write_text(tiers.read_text().replace(opening, f'{opening}    "properties/{PROPERTY}": correctness,\n', 1))
     shutil.copy(EXAMPLES / "named_example.toml", tree / "mutation_config" / "named_example.toml")
     return tree
 

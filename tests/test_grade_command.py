@@ -35,9 +35,11 @@ def test_grade_matrix_in_terminal_markdown_and_json(tmp_path):
     assert rows["good"]["cells"] == {"eos_schedules": "1/1"}
     assert rows["renamed"]["cells"] == {"eos_schedules": "0/1"}
     assert "SyntaxError" in rows["broken"]["load_error"]
+    assert rows["renamed"]["first_failure"]["name"].endswith("::test_finished_beam_outranks_longer_worse_beam")
+    assert rows["good"]["correctness"] == {"passed": 1, "total": 1}
     table = markdown.read_text()
-    assert "| good | pass | 1/1 |" in table
-    assert "| renamed | fail | 0/1 |" in table
+    assert "| good | pass | 1/1 |  | none | - |" in table
+    assert "| renamed | fail | 0/1 | test_finished_beam_outranks_longer_worse_beam (failed) | none | - |" in table
     assert "| broken | error (load error) | load error |" in table
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from killmatrix.write_guard import read_attempts
 
 CHILD = """
-    import json, os, shutil, subprocess, sys
+    import ctypes, json, os, shutil, socket, subprocess, sys
     from killmatrix import write_guard
 
     scratch, outside, log = sys.argv[1:4]
@@ -41,6 +41,13 @@ CHILD = """
         attempt("escape by ..", lambda: open(os.path.join(scratch, "..", "outside", "keep.txt"), "w")),
         attempt("subprocess", lambda: subprocess.run(["rm", "-rf", outside])),
         attempt("os.system", lambda: os.system("true")),
+        attempt("symlink in scratch to outside", lambda: os.symlink(os.path.join(outside, "keep.txt"),
+                                                                    os.path.join(scratch, "ln"))),
+        attempt("remove that symlink", lambda: os.remove(os.path.join(scratch, "ln"))),
+        attempt("hard link from outside", lambda: os.link(os.path.join(outside, "keep.txt"),
+                                                          os.path.join(scratch, "hl"))),
+        attempt("tcp connect", lambda: socket.create_connection(("127.0.0.1", 9), timeout=1)),
+        attempt("ctypes lookup of unlink", lambda: ctypes.CDLL(None).unlink),
     ])
     print(json.dumps(results))
 """
@@ -57,14 +64,19 @@ def test_guard_refuses_changes_outside_and_allows_inside(tmp_path):
         capture_output=True, text=True, timeout=60, check=True,
     )
     results = json.loads(child.stdout)
-    allowed = {"write inside", "mkdir inside", "read outside"}
+    # A symlink acts on the link itself when removed; a ctypes lookup is noted, not refused.
+    allowed = {"write inside", "mkdir inside", "read outside", "symlink in scratch to outside", "remove that symlink",
+               "ctypes lookup of unlink"}
     assert {name for name, verdict in results.items() if verdict == "allowed"} == allowed
     assert (outside / "keep.txt").read_text() == "precious"
     assert not (outside / "new.txt").exists()
     attempts = read_attempts(log)
-    assert len(attempts) == len(results) - len(allowed)
+    assert [a["attempt"] for a in attempts if a["kind"] == "native"] == [
+        "called native code via ctypes: unlink() (out of this hook's sight; the kernel's confinement still holds)"]
+    assert len(attempts) == len(results) - len(allowed) + 1
     assert {a["nodeid"] for a in attempts} == {"the-test"}
-    assert any(str(outside / "keep.txt") in a["attempt"] for a in attempts)
+    assert any(f"tried to write outside its scratch directory: {outside / 'keep.txt'}" in a["attempt"]
+               for a in attempts)
 
 
 def test_read_attempts_skips_a_line_cut_short(tmp_path):

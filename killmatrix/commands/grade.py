@@ -1,4 +1,9 @@
-"""`killmatrix grade DIR`: every submission folder against the suite, as a matrix of property families."""
+"""`killmatrix grade DIR`: every submission folder against the suite, one row each.
+
+A row has the verdict (correctness alone decides, as in `check`), correctness passed/total with the
+first failing correctness property, the extensions the submission supports or breaks, and its
+hardening score; the JSON also keeps every property and a passed/total cell per property family.
+"""
 
 from __future__ import annotations
 
@@ -8,57 +13,77 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from killmatrix import render
-from killmatrix.commands.check import JsonPath, MemoryGb, SlowTimeout, Timeout, judge, settings_from_options
+from killmatrix.catalog import algorithm_label
+from killmatrix.commands.arguments import NoIsolation, html_option, isolation, output_option
+from killmatrix.commands.check import (
+    JsonPath,
+    MemoryGb,
+    SlowTimeout,
+    Timeout,
+    empty_selection_error,
+    judge,
+    settings_from_options,
+)
+from killmatrix.html_pages import grade_page, write_page
+from killmatrix.progress import phase_progress
 from killmatrix.render import family_cell, grade_markdown, grade_table, write_json
 from killmatrix.submissions import Submission, discover
 from killmatrix.target_run import LoadError, RunSettings
-from killmatrix.verdicts import overall
+from killmatrix.verdicts import judge_verdicts, selects_no_correctness
 
 
 def grade_row(submission: Submission, settings: RunSettings, selection: list[str] | None = None) -> dict:
-    """One row of the matrix: the submission's verdict, its cells by family and every property."""
+    """One row: the submission's verdict and tier summaries, its cells by family and every property.
+
+    A row whose selection held no correctness property gets verdict `error` and `selected_nothing`:
+    it ran nothing that could pass."""
     row = {"name": submission.name, "algorithm": submission.algorithm, "target": submission.target}
     try:
         _, verdicts = judge(submission.algorithm, submission.target, settings, selection=selection)
     except LoadError as exc:
         return {**row, "verdict": "error", "troubles": ["load error"], "load_error": str(exc), "cells": {},
-                "properties": []}
+                "properties": [], "selected_nothing": False}
     by_family: dict[str, list] = {}
     for v in verdicts:
         by_family.setdefault(v.family, []).append(v)
-    troubles = [s for s in ("timeout", "error") if any(v.status == s for v in verdicts)]
-    return {**row, "verdict": overall(verdicts), "troubles": troubles, "load_error": None,
+    judgement = judge_verdicts(verdicts)
+    first = judgement.first_failure
+    nothing = selects_no_correctness(verdicts)
+    troubles = ["nothing selected"] if nothing else \
+        [s for s in ("timeout", "error") if any(v.status == s for v in verdicts)]
+    return {**row, "verdict": "error" if nothing else judgement.verdict, "reason": judgement.reason,
+            "troubles": troubles, "load_error": None, "selected_nothing": nothing,
+            "first_failure": first.to_json() if first is not None else None, **judgement.tiers_json(),
             "cells": {family: family_cell(vs) for family, vs in by_family.items()},
             "properties": [v.to_json() for v in verdicts]}
 
 
-def matrices(rows: list[dict]) -> dict[str, tuple[list[str], list[dict]]]:
-    """Per algorithm: its families (in suite order, as first seen) and its rows."""
-    out: dict[str, tuple[list[str], list[dict]]] = {}
+def by_algorithm(rows: list[dict]) -> dict[str, list[dict]]:
+    """The rows of each algorithm, in the order given."""
+    out: dict[str, list[dict]] = {}
     for row in rows:
-        families, algorithm_rows = out.setdefault(row["algorithm"], ([], []))
-        families += [f for f in row["cells"] if f not in families]
-        algorithm_rows.append(row)
+        out.setdefault(row["algorithm"], []).append(row)
     return out
 
 
 def grade(
     directory: Annotated[Path, typer.Argument(help="A folder of submission folders.")],
     json_path: JsonPath = None,
-    markdown_path: Annotated[Path | None, typer.Option("--markdown", help="Also write Markdown here.")] = None,
+    markdown_path: Annotated[Path | None, output_option("--markdown", "the results as Markdown")] = None,
+    html_path: Annotated[Path | None, html_option("the grade matrix")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Submissions checked side by side.")] = 2,
     keyword: Annotated[str | None, typer.Option("-k", help="Only the properties matching this -k expression.")] = None,
     timeout: Timeout = 15.0,
     slow_timeout: SlowTimeout = 60.0,
     budget: Annotated[float, typer.Option("--budget", help="Wall-clock seconds for each submission.")] = 120.0,
     memory_gb: MemoryGb = 3.0,
+    no_isolation: NoIsolation = False,
 ) -> None:
-    """Grade every submission in DIR: one row per submission, one column per property family."""
-    console = render.console()
-    settings = settings_from_options(timeout, slow_timeout, budget, memory_gb)
+    """Grade every submission in DIR: one row per submission with its verdict and tier summaries."""
+    console = render.console(json_path, markdown_path, html_path)
+    settings = settings_from_options(timeout, slow_timeout, budget, memory_gb, isolation("grade", no_isolation))
     try:
         submissions = discover(directory)
     except ValueError as exc:
@@ -66,30 +91,35 @@ def grade(
         raise typer.Exit(2) from None
     start = time.monotonic()
     rows: dict[tuple[str, str], dict] = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
-        task = progress.add_task("grading", total=len(submissions))
+    with phase_progress("grading", len(submissions)) as progress:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             selection = ["-k", keyword] if keyword else None
             futures = {pool.submit(grade_row, s, settings, selection): s for s in submissions}
             for future in as_completed(futures):
                 row = future.result()
                 rows[(row["algorithm"], row["name"])] = row
-                progress.update(task, advance=1, description=f"{row['algorithm']}/{row['name']}: {row['verdict']}")
+                label = algorithm_label(row["algorithm"])
+                progress.update(advance=1, detail=f"{label}/{row['name']}: {row['verdict']}")
     ordered = [rows[(s.algorithm, s.name)] for s in submissions]
-    tables = matrices(ordered)
-    for algorithm, (families, algorithm_rows) in tables.items():
-        console.print(grade_table(algorithm, families, algorithm_rows))
+    tables = by_algorithm(ordered)
+    empty = {r["algorithm"]: bool(r["properties"]) for r in ordered if r["selected_nothing"]}
+    if empty:
+        for algorithm, selected_any in empty.items():
+            typer.echo(empty_selection_error("grade", algorithm.replace("_", "-"), keyword, selected_any), err=True)
+        raise typer.Exit(2)
+    for algorithm, algorithm_rows in tables.items():
+        console.print(grade_table(algorithm, algorithm_rows))
         for row in algorithm_rows:
             if row["load_error"]:
-                console.print(f"  {row['name']}: load error: {row['load_error']}")
-    console.print(f"graded {len(ordered)} submissions in {time.monotonic() - start:.0f} s")
+                console.print(render.plain(f"  {row['name']}: load error: {row['load_error']}"))
+    unconfined = "" if settings.isolation else " (no isolation)"
+    console.print(f"graded {len(ordered)} submissions in {time.monotonic() - start:.0f} s{unconfined}")
     if markdown_path is not None:
-        markdown_path.parent.mkdir(parents=True, exist_ok=True)
-        markdown_path.write_text(grade_markdown(tables))
+        render.write_text(markdown_path, grade_markdown(tables))
     if json_path is not None:
-        write_json(json_path, {"submissions": ordered,
-                               "families": {a: families for a, (families, _) in tables.items()}})
+        write_json(json_path, {"submissions": ordered})
+    if html_path is not None:
+        write_page(html_path, grade_page({"submissions": ordered}))
     raise typer.Exit(0 if all(r["verdict"] == "pass" for r in ordered) else 1)
 
 

@@ -13,11 +13,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
-from killmatrix.catalog import ALGORITHMS, ROOT, load_catalog, parse_algorithm
-from killmatrix.render import console, write_json
+from killmatrix.catalog import ROOT, algorithm_label, load_catalog
+from killmatrix.commands.arguments import AlgorithmOption, fail, output_option
+from killmatrix.render import console, styled, write_json
 from killmatrix.result_cache import CACHE_DIR_NAME
 
 LAST_REPORT = "last_report.json"
@@ -50,12 +54,12 @@ def listing(root: Path, algorithm: str | None) -> dict:
     return {
         "report": report is not None,
         "tests": [
-            {"id": t.test_id, "algorithm": t.algorithm, "family": t.family, "why": t.why,
+            {"id": t.test_id, "algorithm": t.algorithm, "family": t.family, "tier": t.tier, "why": t.why,
              "kills": sorted(kills.get(t.test_id, []))}
             for t in tests
         ],
         "mutants": [
-            {"id": m.id, "algorithm": m.algorithm, "bug": m.bug,
+            {"id": m.id, "algorithm": m.algorithm, "kind": m.kind, "bug": m.bug,
              "status": "equivalent" if m.equivalent else status.get(m.id, {}).get("status", "not run"),
              "killed_by": status.get(m.id, {}).get("killed_by", [])}
             for m in mutants
@@ -63,36 +67,59 @@ def listing(root: Path, algorithm: str | None) -> dict:
     }
 
 
+def _tests_table(algorithm: str, tests: list[dict], report_ran: bool) -> Table:
+    """A heading row per family; per test its name on a line of its own (never split), then why it exists,
+    then its tier and what it kills, folded to the width: one column, so any width down to a name's fits."""
+    table = Table(title=f"{algorithm_label(algorithm)}: properties and adversarial tests", box=box.SIMPLE_HEAD,
+                  title_justify="left")
+    table.add_column("family / test: why it exists; tier; kills (last report)", overflow="fold")
+    family = None
+    for t in tests:
+        if t["family"] != family:
+            family = t["family"]
+            table.add_row(Text(family, style="bold cyan"))
+        kills = (", ".join(t["kills"]) or "none") if report_ran else "not run"
+        facts = ([f"tier: {t['tier']}"] if t.get("tier") else []) + [f"kills: {kills}"]
+        table.add_row(Group(
+            Text(t["id"].split("::", 1)[1], style="bold", no_wrap=True, overflow="ellipsis"),
+            Padding(Text(t["why"] or "-"), (0, 0, 0, 2)),
+            Padding(Text("; ".join(facts), style="green" if t["kills"] else "dim"), (0, 0, 0, 2)),
+        ))
+    return table
+
+
+def _mutants_table(mutants: list[dict]) -> Table:
+    table = Table(title="Named mutants", box=box.SIMPLE_HEAD, title_justify="left")
+    for column in ("id", "algorithm", "kind", "status"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("bug", overflow="fold")
+    for m in mutants:
+        table.add_row(Text(m["id"]), algorithm_label(m["algorithm"]), m["kind"], styled(m["status"]), Text(m["bug"]))
+    return table
+
+
 def _print(console: Console, document: dict) -> None:
-    tests = Table(title="Suite: properties and adversarial tests", show_lines=False)
-    for column in ("algorithm", "family", "test", "why", "kills (last report)"):
-        tests.add_column(column, overflow="fold")
+    by_algorithm: dict[str, list[dict]] = {}
     for t in document["tests"]:
-        kills = ", ".join(t["kills"]) if document["report"] else "not run"
-        tests.add_row(t["algorithm"], t["family"], t["id"].split("::", 1)[1], t["why"], kills or "-")
-    console.print(tests)
-    mutants = Table(title="Named mutants")
-    for column in ("id", "algorithm", "status", "bug"):
-        mutants.add_column(column, overflow="fold")
-    for m in document["mutants"]:
-        mutants.add_row(m["id"], m["algorithm"], m["status"], m["bug"])
-    console.print(mutants)
+        by_algorithm.setdefault(t["algorithm"], []).append(t)
+    for algorithm, tests in by_algorithm.items():
+        console.print(_tests_table(algorithm, tests, document["report"]))
+    console.print(_mutants_table(document["mutants"]))
     if not document["report"]:
         console.print("[dim]No report yet: run `killmatrix report` to see what each test kills.[/dim]")
 
 
 def list_suite(
-    algorithm: Annotated[str | None, typer.Option(help=f"Only this algorithm: {', '.join(ALGORITHMS)}.")] = None,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the listing as JSON.")] = None,
+    algorithm: AlgorithmOption = None,
+    json_path: Annotated[Path | None, output_option("--json", "the listing as JSON")] = None,
     root: Annotated[Path, typer.Option(help="The project tree to list.", hidden=True)] = ROOT,
 ) -> None:
     """List the suite's properties and adversarial tests and the named mutants, with what kills what."""
     try:
-        document = listing(root, parse_algorithm(algorithm) if algorithm is not None else None)
+        document = listing(root, algorithm)
     except (ValueError, SyntaxError, OSError) as exc:
-        typer.echo(f"killmatrix list: {exc}", err=True)
-        raise typer.Exit(2) from None
-    _print(console(), document)
+        raise fail("list", str(exc)) from None
+    _print(console(json_path), document)
     if json_path is not None:
         write_json(json_path, document)
 

@@ -16,28 +16,24 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from killmatrix import render
-from killmatrix.catalog import ALGORITHMS, ROOT, load_catalog, parse_algorithm
+from killmatrix.catalog import ROOT, algorithm_label, load_catalog
+from killmatrix.commands.arguments import AlgorithmOption, fail, html_option, output_option
 from killmatrix.commands.list import LAST_REPORT
 from killmatrix.equivalent_ledger import load_ledger
+from killmatrix.html_pages import KILL_MATRIX_NAME, write_report_pages
+from killmatrix.kill_matrix import kill_matrix_json
 from killmatrix.kill_report import apply_ledger, passes, report_json
 from killmatrix.mutants import BaselineFailed, NamedMutantRunner
 from killmatrix.mutmut_runner import MutmutFailed, MutmutRunner, algorithm_of, mutmut_settings
-from killmatrix.render import write_json
+from killmatrix.progress import phase_progress
+from killmatrix.render import write_json, write_text
 from killmatrix.report_tables import print_report, report_markdown
 from killmatrix.result_cache import CACHE_DIR_NAME, ResultCache
 from killmatrix.stryker import stryker_report
 
 DEFAULT_SUITE = ["properties", "adversarial"]
-PROGRESS_COLUMNS = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn())
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    typer.echo(f"killmatrix report: {message}", err=True)
-    return typer.Exit(code)
 
 
 @contextmanager
@@ -49,50 +45,52 @@ def _phase(phases: dict[str, float], name: str, console: Console):
 
 
 def report(
-    algorithm: Annotated[str | None, typer.Option(help=f"Only this algorithm: {', '.join(ALGORITHMS)}.")] = None,
+    algorithm: AlgorithmOption = None,
     only: Annotated[list[str] | None, typer.Option(help="Only this named mutant (repeatable); skips mutmut.")] = None,
     no_mutmut: Annotated[bool, typer.Option("--no-mutmut", help="Named mutants only.")] = False,
     jobs: Annotated[int, typer.Option(min=1, help="Mutants run in parallel.")] = os.cpu_count() or 2,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore and do not write .killmatrix-cache/.")] = False,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON.")] = None,
-    stryker_path: Annotated[Path | None, typer.Option(
-        "--stryker", help="Also write the report in the mutation-testing-report-schema format (Stryker, PIT)."
-    )] = None,
-    markdown_path: Annotated[Path | None, typer.Option(
-        "--markdown", help="Also write the kill matrix, the mutmut score and the equivalent mutants as Markdown."
-    )] = None,
+    json_path: Annotated[Path | None, output_option("--json", "the report as JSON")] = None,
+    stryker_path: Annotated[Path | None, output_option(
+        "--stryker", "the report in the mutation-testing-report-schema format (Stryker, PIT)")] = None,
+    markdown_path: Annotated[Path | None, output_option(
+        "--markdown", "the kill matrix, the mutmut score and the equivalent mutants as Markdown")] = None,
+    html_path: Annotated[Path | None, html_option(
+        f"the report in the mutation-testing-elements viewer (and {KILL_MATRIX_NAME} beside it)")] = None,
     root: Annotated[Path, typer.Option(help="The project tree to report on.", hidden=True)] = ROOT,
 ) -> None:
     """Every named mutant and every mutmut mutant against the suite, killed or not, and by which test."""
-    console, progress_console = render.console(piped_width=160), Console(stderr=True)
+    console = render.console(json_path, stryker_path, markdown_path)
     phases: dict[str, float] = {}
     try:
-        algorithm = parse_algorithm(algorithm) if algorithm is not None else None
         catalog = {m.id: m for m in load_catalog(root / "mutation_config")}
         ledger = load_ledger(root / "mutation_config" / "equivalent.toml")
         settings = mutmut_settings(root)
     except (ValueError, OSError) as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail("report", str(exc)) from None
+    if render.is_stdout(html_path):
+        raise fail("report", f"--html needs a file: {KILL_MATRIX_NAME} is written beside it")
     unknown = sorted(set(only or ()) - set(catalog))
     if unknown:
-        raise _fail(f"no named mutant {', '.join(unknown)} in the catalog", 2)
+        raise fail("report", f"no named mutant {', '.join(unknown)} in the catalog")
     selected = [m for m in catalog.values()
                 if (not only or m.id in only) and (algorithm is None or m.algorithm == algorithm)]
     suite = list(settings.get("pytest_add_cli_args_test_selection", DEFAULT_SUITE))
     cache = ResultCache(None if no_cache else root / CACHE_DIR_NAME)
     runner = NamedMutantRunner(suite, root=root, jobs=jobs, cache=cache)
 
+    baseline_algorithms = sorted({m.algorithm for m in selected if not m.equivalent})
     try:
-        with _phase(phases, "unmutated suite", console), console.status("running the unmutated suite"):
-            for name in sorted({m.algorithm for m in selected if not m.equivalent}):
+        with _phase(phases, "unmutated suite", console), \
+                phase_progress("unmutated suite", len(baseline_algorithms)) as progress:
+            for name in baseline_algorithms:
+                progress.update(detail=algorithm_label(name))
                 runner.baseline(name)
-        with _phase(phases, "named mutants", console), \
-                Progress(*PROGRESS_COLUMNS, console=progress_console, transient=True) as progress:
-            task = progress.add_task("named mutants", total=len(selected))
-            named = runner.run(selected, on_progress=lambda r: progress.update(
-                task, advance=1, description=f"named mutants: {r.id} {r.status}"))
+                progress.update(advance=1)
+        with _phase(phases, "named mutants", console), phase_progress("named mutants", len(selected)) as progress:
+            named = runner.run(selected, on_progress=lambda r: progress.update(advance=1, detail=f"{r.id} {r.status}"))
     except BaselineFailed as exc:
-        raise _fail(str(exc), 1) from None
+        raise fail("report", str(exc), 1) from None
 
     mutmut, stale = None, []
     if not (no_mutmut or only):
@@ -102,13 +100,11 @@ def report(
         mutmut_runner = MutmutRunner(root=root, jobs=jobs, cache=cache, suite_seconds=suite_seconds,
                                      only_files=only_files)
         try:
-            with _phase(phases, "mutmut", console), \
-                    Progress(*PROGRESS_COLUMNS, console=progress_console, transient=True) as progress:
-                task = progress.add_task("mutmut run", total=None)
-                mutmut = mutmut_runner.run(on_progress=lambda phase, done, total: progress.update(
-                    task, description=phase, completed=done, total=total or None))
+            with _phase(phases, "mutmut", console), phase_progress("mutmut") as progress:
+                mutmut = mutmut_runner.run(on_progress=lambda step, done, total: progress.update(
+                    detail=step, done=done, total=total or None))
         except MutmutFailed as exc:
-            raise _fail(str(exc), 1) from None
+            raise fail("report", str(exc), 1) from None
         mutmut, stale = apply_ledger(mutmut, ledger)
 
     with _phase(phases, "report", console):
@@ -117,12 +113,16 @@ def report(
             write_json(json_path, document)
         if not no_cache:  # what `killmatrix list` shows as each test's kills
             write_json(root / CACHE_DIR_NAME / LAST_REPORT, document)
+        stryker = stryker_report(named, catalog, mutmut, root) if stryker_path or html_path else None
         if stryker_path is not None:
-            write_json(stryker_path, stryker_report(named, catalog, mutmut, root))
+            write_json(stryker_path, stryker)
+        if html_path is not None:
+            write_report_pages(html_path, document, stryker, kill_matrix_json(named, catalog, root))
         if markdown_path is not None:
-            markdown_path.parent.mkdir(parents=True, exist_ok=True)
-            markdown_path.write_text(report_markdown(named, catalog, mutmut))
-    print_report(console, named, catalog, mutmut, stale, list(runner.baselines.values()), phases)
+            write_text(markdown_path, report_markdown(named, catalog, mutmut))
+    # The slowest tests of the full suite say what a whole run costs: nothing to do with a run of --only.
+    baselines = [] if only else list(runner.baselines.values())
+    print_report(console, named, catalog, mutmut, stale, baselines, phases)
     ok = passes(named, mutmut)
     console.print("[bold green]report: pass[/bold green]" if ok else "[bold red]report: FAIL[/bold red]")
     raise typer.Exit(0 if ok else 1)
