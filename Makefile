@@ -3,7 +3,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test corpus report refresh-viewer bench lint clean
+.PHONY: test corpus report refresh-viewer screenshots bench lint clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -28,6 +28,12 @@ bench: $(STAMP)
 # tests/test_html_pages.py, which renders the pages with it in Chromium.
 refresh-viewer:
 	killmatrix/vendor/refresh-mutation-testing-elements.sh $(VIEWER_VERSION)
+
+# The README's screenshots (docs/img/), taken by the browser test on the pages `make report` wrote.
+screenshots: $(STAMP)
+	KILLMATRIX_REPORT_HTML=reports/index.html $(BIN)/python -m pytest -q -p no:xdist tests/test_html_pages.py -k real_report
+	cp reports/index.png docs/img/report.png
+	cp reports/kill-matrix.png docs/img/kill-matrix.png
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

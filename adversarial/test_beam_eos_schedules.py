@@ -65,6 +65,7 @@ SHARP_PENALTY = {
     (2, 1): logit_row(4, {1: -0.3}),  # tokens 0, 2, 3: log((1 - e^-0.3) / 3) = -2.449
     (2, 1, 1): logit_row(4, {0: -0.3}),  # tokens 1, 2, 3: -2.449
 }
+TIED_AFTER_1_1 = {(1, 1, 1), (1, 1, 2), (1, 1, 3)}
 REST_TWO, REST_THREE = math.log((1 - math.exp(-1.0) - math.exp(-0.6)) / 2), math.log((1 - math.exp(-0.3)) / 3)
 
 
@@ -86,6 +87,9 @@ def test_length_penalty_flips_the_winner(beam_impl, alpha, expected):
     sequence, alpha 2 the long one."""
     (hyps,) = beam_impl(ScriptedModel(4, SHARP_PENALTY), [[2]], 2, 3, 0, alpha=alpha)
     got = [(h.tokens, h.logprob, h.finished) for h in hyps]
+    if not beam_impl.is_reference and alpha == 2.0 and got[1:] and got[1][0] in TIED_AFTER_1_1:
+        # Tokens 1, 2 and 3 tie after (1, 1): outside code may keep any of them (the reference keeps 1).
+        expected = [expected[0], (got[1][0], *expected[1][1:])]
     assert [(t, f) for t, _, f in got] == [(t, f) for t, _, f in expected]
     for (_, lp, _), (_, want, _) in zip(got, expected, strict=True):
         assert math.isclose(lp, want, abs_tol=1e-9)

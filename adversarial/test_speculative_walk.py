@@ -39,6 +39,9 @@ CASES = [
     ("later-root-after-the-path-moved-on", [3, 5, 1], [-1, 0, -1], (0, 3, 5, 1, 2), [3, 5, 1]),
     # No draft at all: the cycle still emits one token, the argmax after the prompt.
     ("empty-tree", [], [], (0, 4), [4]),
+    # A chain repeating one token: a child is no duplicate of its parent's sibling (a merge keyed on the
+    # wrong parent skips the middle node and emits the third 3 too early, or stops one short).
+    ("chain-repeating-one-token", [3, 3, 3], [-1, 0, 1], (0, 3, 3, 3, 2), [3, 3, 3, 2]),
 ]
 CASE_IDS = [case[0] for case in CASES]
 

@@ -52,14 +52,16 @@ pre { margin: 0; font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; 
       word-break: break-word; }
 .detail pre { max-height: 16em; overflow: auto; }
 .matrix th.col { text-align: center; font-weight: 500; min-width: 26px; padding: 2px 4px; }
-.matrix th.module { text-align: center; font-size: 12px; color: var(--muted); }
+.matrix th.module { text-align: center; font-size: 11px; font-weight: 500; color: var(--muted); padding: 2px;
+                    vertical-align: bottom; }
 .matrix th.row { white-space: nowrap; font-weight: 500; }
 .matrix td.cell { text-align: center; padding: 0 2px; white-space: nowrap; }
 .matrix td.kill { background: var(--green-bg); }
 .matrix td.kill a, .matrix td.kill span { color: var(--green); font-weight: 700; }
 .matrix td.kill a.diff { font-size: 10px; margin-left: 2px; color: var(--muted); }
 .matrix tr.equivalent th.row, .matrix tr.equivalent td { color: var(--muted); background: var(--soft); }
-.matrix tr.survived td.cell { background: var(--red-bg); }
+.matrix tr.survived td.cell, .matrix tr.error td.cell { background: var(--red-bg); }
+.matrix tr.timeout td.cell { background: var(--amber-bg); }
 section.item { border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; margin: 10px 0; }
 section.item:target { outline: 3px solid #93c5fd; }
 pre.diff .add { background: var(--green-bg); display: block; }
@@ -198,7 +200,9 @@ def _matrix(mutants: Sequence[dict], numbers: dict[str, int], *, linked: bool) -
             modules[-1][1] += 1
         else:
             modules.append([_module(test), 1])
-    top = "".join(f'<th class="module" colspan="{n}">{_text(name)}</th>' for name, n in modules)
+    # A module's name may break after each underscore: a long name over one column would widen it.
+    top = "".join(f'<th class="module" colspan="{n}" title="{_text(name)}">'
+                  f'{_text(name.removeprefix("test_")).replace("_", "_<wbr>")}</th>' for name, n in modules)
     numbered = "".join(f'<th class="col" title="{_text(t)}">{numbers[t]}</th>' for t in tests)
     rows = []
     for m in mutants:

@@ -125,11 +125,13 @@ def reference_baseline(staged: Staged, target: OwnTarget, adapter: Path | None,
 
 
 def named_part(staged: Staged, target: OwnTarget, adapter: Path | None, *, jobs: int, cache: ResultCache,
-               isolation: bool, on_progress: Callable[[object], None] | None) -> tuple[dict, dict, list[str]]:
+               isolation: bool, on_progress: Callable[[object], None] | None,
+               silent: tuple[str, ...] = ()) -> tuple[dict, dict, list[str]]:
     """(the named-mutant summary, the tests left out with their reason, every test run)."""
     failing, tests = reference_baseline(staged, target, adapter, isolation)
     excluded = {nodeid: f"fails with the reference in place of {target.func} (it checks more than the contract): "
                         f"{reason}" for nodeid, reason in failing.items()}
+    failing.update({nodeid: NO_ASSERTION for nodeid in silent})
     catalog = [m for m in load_catalog() if m.algorithm == target.algorithm]
     args = [*_transplant_args(staged, target, adapter), *(f"--deselect={n}" for n in failing),
             *pytest_base_args(staged)]
@@ -162,13 +164,14 @@ def check_part(staged: Staged, target: OwnTarget, adapter: Path | None, isolatio
 
 def own_part(staged: Staged, target: OwnTarget, adapter: Path | None, failing_properties: set[str], *, jobs: int,
              isolation: bool, progress: Callable[[str, int | None, int], None] | None,
-             timings: dict[str, float], with_triage: bool = True) -> tuple[dict, dict, list]:
+             timings: dict[str, float], with_triage: bool = True,
+             triage_budget_s: float | None = None, silent: tuple[str, ...] = ()) -> tuple[dict, dict, list]:
     """(the own-mutant summary, tests left out, every test collected)."""
     mutants = make_mutants(staged.impl, target.func)
     if progress:
         progress("their tests against mutmut's mutants of their file", len(mutants), 0)
     start = time.monotonic()
-    verdict = run_tests_on_mutants(staged, mutants, jobs=jobs, isolation=isolation,
+    verdict = run_tests_on_mutants(staged, mutants, jobs=jobs, isolation=isolation, left_out=silent,
                                    on_done=(lambda n: progress("", None, n)) if progress else None)
     timings["own: their tests"] = time.monotonic() - start
     excluded = {n: f"fails against the implementation itself: {reason}" for n, reason in verdict.failing_on_own.items()}
@@ -179,17 +182,21 @@ def own_part(staged: Staged, target: OwnTarget, adapter: Path | None, failing_pr
     summary = {"total": len(mutants), "killed": len(mutants) - len(missed)}
     if not with_triage:
         return {**summary, "untriaged": [{"id": m.id, "diff": m.diff} for m in missed]}, excluded, list(verdict.tests)
-    real, both = triage(staged, missed, target.algorithm, target.func, adapter, failing_properties, jobs=jobs,
-                        isolation=isolation, on_done=(lambda n: progress("", None, n)) if progress else None)
+    real, both, left = triage(staged, missed, target.algorithm, target.func, adapter, failing_properties, jobs=jobs,
+                              isolation=isolation, budget_s=triage_budget_s,
+                              on_done=(lambda n: progress("", None, n)) if progress else None)
     timings["own: the suite on their misses"] = time.monotonic() - start - timings["own: their tests"]
     summary.update(missed_real=real, survive_both=both)
+    if left:
+        summary["untriaged"] = left
     return summary, excluded, list(verdict.tests)
 
 
-def cache_key(target: OwnTarget, found: FoundTests, adapter: Path | None, parts: Sequence[str]) -> str:
+def cache_key(target: OwnTarget, found: FoundTests, adapter: Path | None, parts: Sequence[str],
+              budget: str = "") -> str:
     files = [target.path, *found.files, *([adapter] if adapter else [])]
     return inputs_digest(ROOT, [*RUN_INPUTS, *OWN_MODULES, "mutation_config", *map(str, files)], "own-audit",
-                         target.func, target.algorithm, ",".join(parts), FAST_PROPERTIES[target.algorithm])
+                         target.func, target.algorithm, ",".join(parts), FAST_PROPERTIES[target.algorithm], budget)
 
 
 def audit_own(
@@ -203,6 +210,7 @@ def audit_own(
     cache: ResultCache | None = None,
     isolation: bool = True,
     progress: Callable[[str, int | None, int], None] | None = None,
+    triage_budget_s: float | None = None,
 ) -> dict:
     """The CONTRACTS §4 `audit --impl` record. `progress(phase, total, advance)`: a new phase when `phase` is
     set. ValueError for a bad target, adapter, test path or part, and for tests that do not run at all."""
@@ -221,15 +229,17 @@ def audit_own(
             raise ValueError(f"--adapter {adapter.name} defines no to_user(reference_fn)")
     found = find_tests(target.path, list(tests) or None)
     cache = cache or ResultCache(None)
-    key = cache_key(target, found, adapter, parts)
+    key = cache_key(target, found, adapter, parts, repr(triage_budget_s))
     record = cache.get("own_audit", key)
     if record is not None:
         return {**record, "cached": True}
     staged = stage(target.path, found, extra=[adapter] if adapter else [], key=key)
     timings: dict[str, float] = {}
+    silent = tuple(staged.nodeid(name) for name in found.silent)  # they can never fail: they kill nothing
+    excluded_silent = {name: NO_ASSERTION for name in silent}
     result: dict = {"target": target.label, "algorithm": target.algorithm, "tests": [], "excluded_tests": [],
                     "silent_tests": list(found.silent)}
-    excluded: dict[str, str] = {}
+    excluded: dict[str, str] = dict(excluded_silent)
     try:
         if found.empty:
             raise ValueError(f"no test found for {target.path.name}: no test_* function in it, no sibling test file, "
@@ -244,7 +254,7 @@ def audit_own(
         if "own" in parts:
             result["own"], own_excluded, result["tests"] = own_part(
                 staged, target, adapter, failing_properties, jobs=jobs, isolation=isolation, progress=progress,
-                timings=timings, with_triage="triage" in parts)
+                timings=timings, with_triage="triage" in parts, triage_budget_s=triage_budget_s, silent=silent)
             excluded.update(own_excluded)
         if "named" in parts:
             start = time.monotonic()
@@ -253,14 +263,14 @@ def audit_own(
                 progress("named mutants transplanted into their tests", total, 0)
             result["named"], named_excluded, tests = named_part(
                 staged, target, adapter, jobs=jobs, cache=cache, isolation=isolation,
-                on_progress=(lambda r: progress("", None, 1)) if progress else None)
+                on_progress=(lambda r: progress("", None, 1)) if progress else None, silent=silent)
             result["tests"] = result["tests"] or tests
             for nodeid, reason in named_excluded.items():
                 excluded.setdefault(nodeid, reason)
             timings["named"] = time.monotonic() - start
     finally:
         shutil.rmtree(staged.root, ignore_errors=True)
-    result["tests"] = [staged.display_name(t) for t in result["tests"]]
+    result["tests"] = list(dict.fromkeys([*(staged.display_name(t) for t in result["tests"]), *found.silent]))
     result["excluded_tests"] = [{"name": staged.display_name(n), "reason": r} for n, r in excluded.items()]
     result["timings"] = {k: round(v, 1) for k, v in timings.items()}
     cache.put("own_audit", key, result)

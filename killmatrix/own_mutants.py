@@ -20,6 +20,7 @@ import ast
 import difflib
 import json
 import shutil
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -124,7 +125,8 @@ class TestsVerdict:
 
 
 def run_tests_on_mutants(staged: Staged, mutants: list[OwnMutant], *, jobs: int, isolation: bool,
-                         timeout_s: float = 600.0, on_done: Callable[[int], None] | None = None) -> TestsVerdict:
+                         timeout_s: float = 600.0, on_done: Callable[[int], None] | None = None,
+                         left_out: tuple[str, ...] = ()) -> TestsVerdict:
     """The user's tests against the unmutated file and every mutant, `jobs` sandboxed children side by side.
 
     ValueError when the tests do not even collect (the reason is pytest's)."""
@@ -148,7 +150,8 @@ def run_tests_on_mutants(staged: Staged, mutants: list[OwnMutant], *, jobs: int,
                         writable=(str(staged.root), str(folder)) if isolation else None)
         run = run_pytest(["-p", "killmatrix.own_mutant_plugin", "-p", "killmatrix.audit_plugin",
                           f"--own-mutants={folder / 'manifest.json'}", f"--own-file={staged.impl}",
-                          f"--own-results={folder / 'results'}", *pytest_base_args(staged)],
+                          f"--own-results={folder / 'results'}", *(f"--deselect={n}" for n in left_out),
+                          *pytest_base_args(staged)],
                          cwd=staged.root, env=env, limits=limits, profile="kill")
         baseline_path = folder / "results" / "baseline.json"
         if not baseline_path.exists() or "error" in json.loads(baseline_path.read_text()):
@@ -218,14 +221,20 @@ def split_detail(detail: str) -> tuple[str, str]:
 
 
 def triage(staged: Staged, mutants: list[OwnMutant], algorithm: str, func: str, adapter: Path | None,
-           already_failing: set[str], *, jobs: int, isolation: bool,
-           on_done: Callable[[int], None] | None = None) -> tuple[list[dict], list[dict]]:
-    """(missed_real, survive_both) of the mutants the user's tests missed, judged by the fast properties."""
+           already_failing: set[str], *, jobs: int, isolation: bool, budget_s: float | None = None,
+           on_done: Callable[[int], None] | None = None) -> tuple[list[dict], list[dict], list[dict]]:
+    """(missed_real, survive_both, untriaged) of the mutants the user's tests missed, judged by the fast
+    properties; a mutant not started within `budget_s` seconds stays untriaged (each costs a `check` run)."""
     settings = replace(ORACLE_SETTINGS, isolation=isolation)
     work = staged.root.parent / f"{staged.root.name}-triage"
     shutil.rmtree(work, ignore_errors=True)
+    deadline = None if budget_s is None else time.monotonic() + budget_s
 
     def judge(mutant: OwnMutant) -> tuple[str, dict]:
+        if deadline is not None and time.monotonic() > deadline:
+            if on_done is not None:
+                on_done(1)
+            return "untriaged", {"id": mutant.id, "diff": mutant.diff}
         folder = work / mutant.id
         shutil.copytree(staged.root, folder)
         (folder / staged.impl.name).write_text(mutant.source, encoding="utf-8")
@@ -238,6 +247,9 @@ def triage(staged: Staged, mutants: list[OwnMutant], algorithm: str, func: str, 
         finally:
             if on_done is not None:
                 on_done(1)
+        if any(name.startswith("<") and name != "<load>" for name in failing):
+            # The suite run itself broke (start-up, collection): no verdict on the mutant either way.
+            return "untriaged", {"id": mutant.id, "diff": mutant.diff}
         new = {name: d for name, d in failing.items() if name not in already_failing}
         if not new:
             return "survive_both", {"id": mutant.id, "diff": mutant.diff}
@@ -251,5 +263,5 @@ def triage(staged: Staged, mutants: list[OwnMutant], algorithm: str, func: str, 
             judged = list(pool.map(judge, mutants))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return [r for kind, r in judged if kind == "missed_real"], [r for kind, r in judged if kind == "survive_both"]
+    return tuple([r for kind, r in judged if kind == wanted] for wanted in ("missed_real", "survive_both", "untriaged"))
 

@@ -24,13 +24,14 @@ def summary_lines(record: dict) -> list[str]:
         lines.append(f"named bug classes killed by your tests: {_score(record['named'])}")
     if "own" in record:
         own = record["own"]
-        if "untriaged" in own:
+        if "missed_real" not in own:
             lines.append(f"mutants of your code killed by your tests: {_score(own)}; "
                          f"{len(own['untriaged'])} missed, not triaged")
         else:
+            untriaged = f", {len(own['untriaged'])} not triaged (budget spent)" if own.get("untriaged") else ""
             lines.append(f"mutants of your code killed by your tests: {_score(own)}; missed: "
                          f"{len(own['missed_real'])} real bugs (the suite kills them), "
-                         f"{len(own['survive_both'])} survive both (likely equivalent)")
+                         f"{len(own['survive_both'])} survive both (likely equivalent){untriaged}")
     if record.get("silent_tests"):
         lines.append(f"tests that assert nothing (they can never fail): {', '.join(record['silent_tests'])}")
     if record.get("timings"):

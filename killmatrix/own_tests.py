@@ -138,6 +138,10 @@ class Staged:
     impl: Path  # the staged copy of the implementation file
     test_args: tuple[str, ...]  # pytest arguments naming what to collect
 
+    def nodeid(self, display_name: str) -> str:
+        """The staged node id of a test named as in the report (the inverse of `display_name`)."""
+        return MAIN_TEST if display_name == f"{self.impl.name}::__main__" else display_name
+
     def display_name(self, nodeid: str) -> str:
         """A staged node id as the user knows it: the `__main__` test named after their file."""
         if nodeid.split("[", 1)[0] == MAIN_TEST:

@@ -92,6 +92,8 @@ FILE_DEFAULTS: dict[str, Tier] = {
     "properties/test_speculative_sampling.py": extension("sampling"),
     "adversarial/test_speculative_walk.py": correctness,
     "adversarial/test_speculative_bad_input.py": hardening,
+    "adversarial/test_speculative_mutmut_kills.py": correctness,
+    "properties/test_speculative_sampling_rule.py": extension("sampling"),
 }
 
 # path::function (or path::function[case] for one parametrized case) -> tier, where it differs from
@@ -127,6 +129,9 @@ OVERRIDES: dict[str, Tier] = {
     "adversarial/test_beam_mutmut_kills.py::test_bad_argument_raises_value_error_naming_it": hardening,
     # Stopping at the first failing sibling or dropping the bonus is lossless: fewer tokens, never wrong ones.
     "adversarial/test_speculative_walk.py::test_cycle_reaches_the_maximum": performance,
+    # Passes per cycle are cost; the reference's own tolerance on draft rows is its choice, reference only.
+    "adversarial/test_speculative_mutmut_kills.py::test_one_target_pass_per_cycle": performance,
+    "properties/test_speculative_sampling_rule.py::test_reference_accepts_draft_rows_within_its_tolerance": hardening,
     "adversarial/test_beam_mutmut_kills.py::test_logits_row_without_a_finite_entry_is_refused": hardening,
 }
 

@@ -18,10 +18,11 @@ import time
 from pathlib import Path
 
 # The flags this machine's closed network needs (without the background-networking ones Chromium keeps
-# dialling out and logging refusals), and the ones a root user in a container needs (--no-sandbox).
+# dialling out and logging refusals), and the ones a root user in a container needs (--no-sandbox; a small
+# /dev/shm crashes renderers, hence --disable-dev-shm-usage).
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-quic", "--disable-extensions",
-         "--hide-scrollbars", "--mute-audio")
+         "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio")
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 

@@ -65,7 +65,8 @@ def test_finds_tests_in_file_in_sibling_files_and_the_main_block(tmp_path):
     """Catches a discovery that misses one of the three shapes people write tests in."""
     main = '\nif __name__ == "__main__":\n    assert test_causal_first_row_copies_v() is None\n'
     impl = write(tmp_path, "attn.py", TINY + main)
-    write(tmp_path, "test_attn.py", "from attn import flash_attention_fwd\n\ndef test_x():\n    assert flash_attention_fwd\n")
+    write(tmp_path, "test_attn.py", "from attn import flash_attention_fwd\n\n\ndef test_x():\n"
+                                    "    assert flash_attention_fwd\n")
     found = find_tests(impl)
     assert found.in_file == ("test_causal_first_row_copies_v", "test_rows_are_convex_combinations")
     assert [f.name for f in found.files] == ["test_attn.py"]

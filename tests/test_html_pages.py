@@ -121,13 +121,14 @@ def check_report_pages(browser: Chromium, page: Path, report_doc: dict | None = 
     cells = browser.evaluate("""[...document.querySelectorAll('td.kill')].map(td => {
         const [test, diff] = [...td.querySelectorAll('a')].map(a => document.getElementById(a.hash.slice(1)));
         return {def: test && test.querySelector('.def') ? test.querySelector('.def').innerText : null,
-                title: td.querySelector('a').title, added: diff ? diff.querySelectorAll('pre.diff .add').length : 0};
+                title: td.querySelector('a').title,
+                changed: diff ? diff.querySelectorAll('pre.diff .add, pre.diff .del').length : 0};
     })""")
     assert len(cells) == sum(len(m["killedBy"]) for m in named)
-    for cell in cells:  # each cell reaches the killing test's `def` line and a diff with an added line
+    for cell in cells:  # each cell reaches the killing test's `def` line and a diff that changes a line
         test_name = cell["title"].split(" kills ")[0]
         assert cell["def"] is not None and f"def {test_name.split('[')[0]}(" in cell["def"], cell
-        assert cell["added"] >= 1, cell
+        assert cell["changed"] >= 1, cell
     killed = sum(m["status"] == "Killed" for m in named)
     assert browser.evaluate(SHOWN_COUNTS)["killed"] == str(killed)
     browser.screenshot(matrix_page.with_suffix(".png"), down_to="table.matrix")

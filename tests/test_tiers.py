@@ -1,4 +1,4 @@
-"""The tier registry (properties/tiers.py), the collection hook that applies it (conftest.py), the
+"""The tier registry (properties/tiers.py), the collection hook that applies it (killmatrix/suite_plugin.py), the
 hardening helper (adversarial/rejections.py) and tiered verdicts end to end through `check` and `grade`."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
-import conftest as root_conftest
+from killmatrix import suite_plugin as root_conftest
 from adversarial.rejections import rejects
 from killmatrix.catalog import ROOT
 from killmatrix.suite_inventory import discover

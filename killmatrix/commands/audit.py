@@ -34,8 +34,11 @@ def audit(
         "test files and __main__ block)."))] = None,
     adapter: Annotated[Path | None, typer.Option("--adapter", help=(
         "With --impl: a file with to_user(reference_fn) (and to_contract(user_fn)) when your API differs."))] = None,
-    skip: Annotated[list[str] | None, typer.Option("--skip", help="With --impl: skip a part: check, named, own, triage.")
-                    ] = None,
+    skip: Annotated[list[str] | None, typer.Option(
+        "--skip", help="With --impl: skip a part: check, named, own, triage.")] = None,
+    triage_budget: Annotated[float, typer.Option("--triage-budget", min=0, help=(
+        "With --impl: seconds for running the suite on the mutants your tests miss; the rest stay untriaged."))
+                             ] = 180.0,
 ) -> None:
     """Run the given tests against every named mutant and report which bug classes they kill."""
     if impl is not None:
@@ -43,7 +46,7 @@ def audit(
 
         return audit_impl(impl, tests or [], algorithms=algorithm or [], adapter=adapter, skip=skip or [], jobs=jobs,
                           no_cache=no_cache, isolated=isolation("audit", no_isolation), json_path=json_path,
-                          markdown_path=markdown_path)
+                          markdown_path=markdown_path, triage_budget_s=triage_budget)
     if not tests:
         raise fail("audit", "name the TESTS to audit, or your implementation with --impl PATH[:FUNC]")
     console = render.console(json_path, markdown_path, html_path)

@@ -16,6 +16,10 @@ from killmatrix.progress import phase_progress
 from killmatrix.render import write_json, write_text
 from killmatrix.result_cache import CACHE_DIR_NAME, ResultCache
 
+# Each triaged mutant costs a `check` run (~5 s idle): a test set that kills nothing leaves every mutant to
+# triage, so after this many seconds the rest are listed as not triaged (`--triage-budget` changes it).
+TRIAGE_BUDGET_S = 180.0
+
 
 class _Phases:
     """One progress display per phase, as audit_own announces them."""
@@ -49,7 +53,8 @@ def exit_code(record: dict) -> int:
 
 
 def audit_impl(impl: str, tests: list[Path], *, algorithms: list[str], adapter: Path | None, skip: list[str],
-               jobs: int, no_cache: bool, isolated: bool, json_path: Path | None, markdown_path: Path | None) -> None:
+               jobs: int, no_cache: bool, isolated: bool, json_path: Path | None, markdown_path: Path | None,
+               triage_budget_s: float | None = TRIAGE_BUDGET_S) -> None:
     if len(algorithms) > 1:
         raise fail("audit", "--impl audits one algorithm: pass --algorithm once")
     console = render.console(json_path, markdown_path)
@@ -58,7 +63,8 @@ def audit_impl(impl: str, tests: list[Path], *, algorithms: list[str], adapter: 
     phases = _Phases()
     try:
         record = audit_own(impl, algorithm=algorithms[0] if algorithms else None, adapter=adapter, tests=tests,
-                           parts=parts, jobs=jobs, cache=cache, isolation=isolated, progress=phases)
+                           parts=parts, jobs=jobs, cache=cache, isolation=isolated, progress=phases,
+                           triage_budget_s=triage_budget_s)
     except ValueError as exc:
         raise fail("audit", str(exc)) from None
     finally:

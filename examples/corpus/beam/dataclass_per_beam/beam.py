@@ -55,7 +55,7 @@ def _decode_one(model, prompt, k, max_new_tokens, eos, alpha):
                 lp = parent.logprob + lps[tok]
                 pool.append(Hypothesis(toks, lp, tok == eos, length_penalized(lp, len(toks), alpha)))
         # Python's sort is stable: ties keep pool order (finished beams first, then children)
-        pool.sort(key=lambda h: h.score, reverse=True)
+        pool.sort(key=lambda h: (h.score, h.finished), reverse=True)  # a finished one wins an exact tie
         beams = pool[:k]
     return [h for h in beams if h.tokens]
 

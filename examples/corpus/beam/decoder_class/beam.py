@@ -1,7 +1,8 @@
 """BeamSearchDecoder: batched beam search with EOS-aware pools.
 
-Ranking is a stable sort on the penalised score alone, so an exact tie is won by
-whichever hypothesis entered the pool first.  The pool is built by walking the
+Ranking is a stable sort on the penalised score, finished before unfinished on an
+exact tie (the seed's gating case); otherwise a tie is won by whichever hypothesis
+entered the pool first.  The pool is built by walking the
 kept beams in rank order: a finished beam contributes itself, an unfinished one
 contributes its children (most probable token first).
 """
@@ -65,7 +66,7 @@ class BeamSearchDecoder:
                 pool = []
                 for beam in kept[i]:
                     pool.extend([beam] if beam.finished else self._expand(beam, next(rows)))
-                pool.sort(key=lambda b: b.score, reverse=True)
+                pool.sort(key=lambda b: (b.score, b.finished), reverse=True)
                 kept[i] = pool[: self.k]
                 done[i] = all(b.finished for b in kept[i])
         return [[b for b in beams if b.tokens] for beams in kept]

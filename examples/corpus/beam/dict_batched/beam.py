@@ -23,8 +23,8 @@ def _make_hyp(tokens, logprob, finished, alpha):
 
 
 def _rank_key(hyp):
-    # exact ties: lexicographically smaller token list first
-    return (-hyp["score"], hyp["tokens"])
+    # exact ties: a finished hypothesis first (the seed's gating case), then the smaller token list
+    return (-hyp["score"], not hyp["finished"], hyp["tokens"])
 
 
 def beam_search(model, prompts, beam_width, max_new_tokens, eos_token_id, alpha=0.6):

@@ -23,7 +23,7 @@ def _norm(logprob, n, alpha):
 
 def _select(seqs, lps, done, k, alpha):
     order = sorted(range(len(seqs)),
-                   key=lambda j: (-_norm(lps[j], len(seqs[j]), alpha), len(seqs[j]), seqs[j]))
+                   key=lambda j: (-_norm(lps[j], len(seqs[j]), alpha), not done[j], len(seqs[j]), seqs[j]))
     order = order[:k]
     return [seqs[j] for j in order], [lps[j] for j in order], [done[j] for j in order]
 

@@ -1,10 +1,10 @@
 """Vectorised beam search: per prompt, one (beams, vocab) score matrix per step.
 
 Finished rows of the matrix are -inf so they spawn no children; the finished
-beams themselves re-enter the pool next to the children.  Both the per-row
-top-2K and the final top-K use np.argpartition; which member of an exact tie at
-the K-th place survives is whatever argpartition's introselect leaves (arbitrary
-but deterministic), and kept beams are then ordered by a stable argsort.
+beams themselves re-enter the pool next to the children.  The per-row top-2K
+uses np.argpartition: which member of a tie at a beam's 2K-th place survives is
+whatever its introselect leaves (arbitrary but deterministic).  The final top-K is
+a lexsort by score, finished first on an exact tie (the seed's gating case).
 """
 import numpy as np
 
@@ -49,8 +49,9 @@ def _decode(model, prompt, k, max_new_tokens, eos, alpha):
         pool_score = pool_lp / pool_len ** alpha
 
         n = min(k, pool_score.size)
-        pick = np.argpartition(-pool_score, n - 1)[:n] if n < pool_score.size else np.arange(n)
-        pick = pick[np.argsort(-pool_score[pick], kind="stable")]
+        pool_fin = np.concatenate([np.ones(done_idx.size, dtype=bool), cols == eos])
+        # Best score first; on an exact tie a finished hypothesis first (the seed's gating case).
+        pick = np.lexsort((~pool_fin, -pool_score))[:n]
 
         new_tokens, new_fin = [], []
         for p in pick:
