@@ -68,3 +68,24 @@ def test_reference_accepts_draft_rows_within_its_tolerance(dflash_impl):
     with pytest.raises(ValueError, match=r"\bdraft_probs\b"):
         dflash_impl.verify_tree([0], [0], [-1], _HALVES, 1.0, draft_probs=[[1.0 + 1e-4, 0.0]],
                                 rng=ScriptedUniforms([0.4999, 0.25]))
+
+
+def test_decode_loop_hands_the_draft_probabilities_and_the_rng_to_the_walk(dflash_impl):
+    """One sampling cycle of speculative_decode on scripted uniforms: p = [1/4, 3/4] at every row, the root
+    drafts 1 from q = [1/2, 1/2] (ratio 3/2, accepted at u = .9), the bonus draws 0 from p at u = .1. The
+    only other sampling decode test is the slow chi-square one, so without this mutmut's own run misses
+    a loop that drops or garbles draft_probs, the rng or the temperature on the way to the walk (mutmut:
+    draft_probs None or proposal[3], rng None, the temperature argument dropped, so greedy: [1, 1])."""
+    dflash_impl.require("sampling")
+    rows = np.log([0.25, 0.75])
+
+    def target(tokens, mask):
+        return np.tile(rows, (len(tokens), 1))
+
+    def draft(tokens):
+        return [1], [-1], np.array([[0.5, 0.5]])
+
+    rng = ScriptedUniforms([0.9, 0.1])
+    got = dflash_impl.speculative_decode(target, draft, [0], 2, 1.0, rng=rng)
+    assert got == [1, 0], f"emitted {got}; the rule on uniforms [.9, .1] gives [1, 0]"
+    assert rng.used == 2, f"drew {rng.used} uniforms, the rule draws 2"

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 CORRECTNESS, EXTENSION, HARDENING, PERFORMANCE = "correctness", "extension", "hardening", "performance"
 TIERS = (CORRECTNESS, EXTENSION, HARDENING, PERFORMANCE)
 # Contract features beyond the seed's signature `flash_attention_fwd(Q, K, V, tile_size, causal=True)`.
-FEATURES = ("kv_tile_size", "key_padding_mask", "cross_length", "return_lse", "observer", "float16", "tie_order", "sampling")
+FEATURES = ("kv_tile_size", "key_padding_mask", "cross_length", "return_lse", "observer", "float16", "tie_order",
+            "sampling")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from killmatrix.render import audit_table
 from killmatrix.report_tables import killers_table
 from killmatrix.suite_inventory import discover, first_sentence
 
-BAD_ALGORITHM = "killmatrix check: unknown algorithm 'nope' (choose flash, flash-bwd, beam)"
+BAD_ALGORITHM = "killmatrix check: unknown algorithm 'nope' (choose flash, flash-bwd, beam, dflash)"
 TERMINAL_ENV = ("COLUMNS", "LINES", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
 
 

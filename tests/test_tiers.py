@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
-from killmatrix import suite_plugin as root_conftest
 from adversarial.rejections import rejects
+from killmatrix import suite_plugin as root_conftest
 from killmatrix.catalog import ROOT
 from killmatrix.suite_inventory import discover
 from properties import tiers
