@@ -41,6 +41,11 @@ def _nodeid(nodeid: str, location) -> str:
     return nodeid
 
 
+def pytest_collection_finish(session):
+    # The selection, once: the parent needs it to tell a test that never reported from one never selected.
+    _emit({"event": "collected", "nodeids": [_nodeid(item.nodeid, item.location) for item in session.items]})
+
+
 def pytest_runtest_logstart(nodeid, location):
     _emit({"event": "start", "nodeid": _nodeid(nodeid, location)})
 

@@ -42,21 +42,27 @@ class PytestRun:
     outcomes: dict[str, TestOutcome]
     child: ChildResult
     unfinished: str | None  # the test that was running when the child died, if it died
+    collected: list[str] | None = None  # the tests selected, when collection finished
 
     def failed(self) -> list[TestOutcome]:
         return [o for o in self.outcomes.values() if o.outcome in ("failed", "error")]
 
 
-def read_outcomes(path: Path) -> tuple[dict[str, TestOutcome], str | None]:
+def read_outcomes(path: Path) -> tuple[dict[str, TestOutcome], str | None, list[str] | None]:
+    """Outcomes by node id, the test running when the file ends (if any), and the collected node ids."""
     outcomes: dict[str, TestOutcome] = {}
     running: str | None = None
+    collected: list[str] | None = None
     if not path.exists():
-        return outcomes, None
+        return outcomes, None, None
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a kill
+        if record["event"] == "collected":
+            collected = record["nodeids"]
+            continue
         if record["event"] == "start":
             running = record["nodeid"]
             continue
@@ -69,7 +75,7 @@ def read_outcomes(path: Path) -> tuple[dict[str, TestOutcome], str | None]:
             )
         if record["nodeid"] == running:
             running = None
-    return outcomes, running
+    return outcomes, running, collected
 
 
 def run_pytest(
@@ -94,5 +100,6 @@ def run_pytest(
                 "-q", "--no-header", "-rN", *args]
         # The child streams its outcomes to a file outside its own scratch directory.
         child = run_child(argv, cwd=Path(cwd), env=child_env, limits=limits.also_writable(scratch))
-        outcomes, running = read_outcomes(outcomes_path)
-        return PytestRun(outcomes=outcomes, child=child, unfinished=running if child.status != "ok" else None)
+        outcomes, running, collected = read_outcomes(outcomes_path)
+        return PytestRun(outcomes=outcomes, child=child, unfinished=running if child.status != "ok" else None,
+                         collected=collected)

@@ -194,11 +194,12 @@ def run_suite_against(
         _check_loads(algorithm, location, scratch, settings)
         base_args = [*PLUGINS, "-m", algorithm, "--show-capture=no", "--tb=short",
                      *(selection or []), *(d for d in SUITE_DIRS if (scratch.root / d).is_dir())]
-        result.selected = _remaining_tests(base_args, [], scratch)
         while True:
             left = settings.budget_s - (time.monotonic() - start)
             if left <= 0:
-                for nodeid in _remaining_tests(base_args, list(result.outcomes), scratch):
+                remaining = _remaining_tests(base_args, list(result.outcomes), scratch)
+                result.selected = result.selected or [*result.outcomes, *remaining]
+                for nodeid in remaining:
                     result.outcomes[nodeid] = TestOutcome(
                         nodeid, "timeout", f"not run: the {settings.budget_s:.0f} s budget for this target ran out"
                     )
@@ -210,6 +211,9 @@ def run_suite_against(
                             file_bytes=settings.output_bytes)
             deselect = [f"--deselect={n}" for n in result.outcomes]
             run = run_pytest([*base_args, *deselect], cwd=scratch.root, env=scratch.env, limits=limits)
+            if not deselect:  # the first child: its collection is the whole selection
+                result.selected = run.collected if run.collected is not None else \
+                    _remaining_tests(base_args, [], scratch)
             result.outcomes.update(run.outcomes)
             watchdog_fired = scratch.watchdog_fired(watchdog_before)
             if run.unfinished is not None:
