@@ -1,7 +1,7 @@
 """Root conftest: loads the suite's plugin (fixtures, markers, tiers, Hypothesis profile).
 
-Everything lives in killmatrix/suite_plugin.py so that an installed killmatrix runs the suite the same
-way without this file (`check` passes `-p killmatrix.suite_plugin`).
+Everything lives in killmatrix/plugins/suite_plugin.py so that an installed killmatrix runs the suite the same
+way without this file (`check` passes `-p killmatrix.plugins.suite_plugin`).
 """
 
-pytest_plugins = ["killmatrix.suite_plugin"]
+pytest_plugins = ["killmatrix.plugins.suite_plugin"]

@@ -1,7 +1,7 @@
 """Memory of one call, as memray (or tracemalloc) sees it, and the seed's bar for "never materialized N x N".
 
 Measured in the process that runs the code: here for the reference and mutants; for outside code,
-which runs in its own worker process (killmatrix/remote_target.py), in that worker — this process's
+which runs in its own worker process (killmatrix/outside/remote_target.py), in that worker — this process's
 own allocations for a remote call (pickling the arguments, reading the result) are not the call's.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import memray
 import numpy as np
 
-from killmatrix.remote_target import allocation_sizes, profiled_calls
+from killmatrix.outside.remote_target import allocation_sizes, profiled_calls
 
 # The seed's own bar: the peak during the call stays under this share of one N x N float32 matrix.
 PEAK_SHARE_OF_SCORE_MATRIX = 0.3

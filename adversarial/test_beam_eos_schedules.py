@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from impl.models import ScriptedModel
+from properties.beam_models import ScriptedModel
 from properties.beam_schedules import logit_row
 
 

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from impl.models import ScriptedModel
+from properties.beam_models import ScriptedModel
 
 
 def test_overflow_scale_logits_equal_their_shifted_copy(beam_impl):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from adversarial.rejections import rejects
-from impl.models import ScriptedModel
+from properties.beam_models import ScriptedModel
 
 GOOD = {"prompts": [[1, 2]], "beam_width": 2, "max_new_tokens": 2, "eos_token_id": 0, "alpha": 0.6}
 

@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from impl.models import ScriptedModel, TinyLM
+from properties.beam_models import ScriptedModel, TinyLM
 from properties.beam_schedules import logit_row
 from properties.beam_scoring import assert_same_hypotheses, log_softmax
 

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from impl.beam_search import beam_search
-from impl.models import TinyLM
+from properties.beam_models import TinyLM
 
 PROMPTS = [[11, 12, 13], [21, 22, 23, 24, 25], [31, 32, 33, 34, 35, 36, 37, 38, 39]]
 BEAM_WIDTH, MAX_NEW_TOKENS, EOS, REPEATS = 4, 32, 0, 15

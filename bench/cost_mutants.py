@@ -33,8 +33,8 @@ import numpy as np  # noqa: E402
 from impl.attention import flash_attention_fwd  # noqa: E402
 from impl.attention_bwd import flash_attention_bwd  # noqa: E402
 from impl.beam_search import beam_search  # noqa: E402
-from impl.models import TinyLM  # noqa: E402
-from killmatrix.catalog import Edit, NamedMutant, get_mutant  # noqa: E402
+from killmatrix.mutation.catalog import Edit, NamedMutant, get_mutant  # noqa: E402
+from properties.beam_models import TinyLM  # noqa: E402
 
 B, H, N, D, TILE = 2, 8, 4096, 64, 128
 FLASH_REPEATS, BEAM_REPEATS = 5, 15

@@ -4,7 +4,8 @@ Each query tile walks the KV tiles left to right and keeps, per query row, three
 statistics: `m` (the largest score seen), `l` (the sum of exp(score - m)) and `O` (the sum of
 exp(score - m) * v). A tile that raises `m` finds `l` and `O` summed against a smaller reference
 point, so both are first multiplied by `correction = exp(m_old - m_new) <= 1`; the output is `O / l`
-once every tile is in. No buffer larger than one (query tile x KV tile) block of scores exists.
+once every tile is in. No buffer larger than one (query tile x KV tile) block of scores exists, and
+no input is converted whole: float16 tiles are upcast one at a time.
 """
 
 from __future__ import annotations
@@ -54,34 +55,59 @@ def flash_attention_fwd(
     Q, K, V, kv_tile_size, key_is_padding = checked_arguments(Q, K, V, tile_size, kv_tile_size, key_padding_mask)
     B, H, Nq, D = Q.shape
     Nk = K.shape[2]
-
-    acc_dtype = np.result_type(Q, K, V, np.float32)  # float16 inputs accumulate in float32
-    K = K.astype(acc_dtype, copy=False)
-    V = V.astype(acc_dtype, copy=False)
+    # The inputs' common dtype, at least float32: float16 inputs accumulate in float32.
+    acc_dtype = np.result_type(Q, K, V, np.float32)
     scale = 1.0 / math.sqrt(D)
     # Bottom-right alignment: query i sees key j iff j <= i + diagonal.
     diagonal = Nk - Nq
 
     out = np.empty(Q.shape, Q.dtype)
     lse = np.empty((B, H, Nq), acc_dtype) if return_lse else None
-    state = _RunningState(B, H, D, min(tile_size, Nq), min(kv_tile_size, Nk), acc_dtype, out.dtype)
+    # The two blocks every tile pair produces, the scores and P @ V, are written into these two buffers
+    # instead of fresh arrays: a kernel allocating them per pair is the cost mutant
+    # flash-cost-scores-reallocated-per-tile (properties/test_attention_cost.py counts the bytes).
+    scores = np.empty((B, H, min(tile_size, Nq), min(kv_tile_size, Nk)), acc_dtype)
+    weighted_values = np.empty((B, H, min(tile_size, Nq), D), acc_dtype)
     for q_start, q_end in tiles(Nq, tile_size):
-        q_tile = state.start_query_tile(Q[:, :, q_start:q_end], scale, out[:, :, q_start:q_end])
+        # Upcast before scaling: Q * scale rounded in float16 would lose what the float32 sums keep.
+        # Only this tile of Q is converted; q @ K_tile and P @ V_tile promote one K and V tile at a
+        # time to q's dtype, so float16 K and V are never converted whole.
+        q = np.multiply(Q[:, :, q_start:q_end], scale, dtype=acc_dtype)
+        tq = q_end - q_start
+        m = np.full((B, H, tq), -np.inf, acc_dtype)  # running max of the scores seen
+        l = np.zeros((B, H, tq), acc_dtype)  # noqa: E741 (the paper's names) running sum of exp(score - m)
+        O = np.zeros((B, H, tq, D), acc_dtype)  # noqa: E741 running sum of exp(score - m) * v
         # KV tiles wholly to the right of the causal boundary are never visited.
         last_key = min(Nk, q_end + diagonal) if causal else Nk
         for k_start, k_end in tiles(last_key, kv_tile_size):
-            S = state.scores(q_tile, K[:, :, k_start:k_end])
-            if causal and k_end - 1 > q_start + diagonal:
-                future = np.arange(k_start, k_end) > np.arange(q_start, q_end)[:, None] + diagonal
-                np.copyto(S, -np.inf, where=future)
-            if key_is_padding is not None:
-                np.copyto(S, -np.inf, where=key_is_padding[..., k_start:k_end])
-            state.absorb(S, V[:, :, k_start:k_end])
+            S = np.matmul(q, K[:, :, k_start:k_end].swapaxes(-1, -2), out=scores[:, :, :tq, :k_end - k_start])
+            hidden = hidden_keys((q_start, q_end), (k_start, k_end), diagonal, causal, key_is_padding)
+            if hidden is not None:
+                np.copyto(S, -np.inf, where=hidden)
+            # Running max: the tile may raise it, never lower it.
+            m_new = np.maximum(m, S.max(axis=-1))
+            # Masked-row guard: a row with no key seen yet has m_new = -inf, and exp(S - m_new) would be
+            # exp(-inf - (-inf)) = NaN; shifting by 0 instead keeps its terms exp(-inf) = 0.
+            shift = np.where(m_new == -np.inf, 0.0, m_new)
+            # Rescale factor exp(m_old - m_new) <= 1: l and O were summed against the old max.
+            correction = np.exp(m - shift)
+            # Max subtraction keeps every exponent <= 0, so nothing overflows whatever the scores.
+            S -= shift[..., None]
+            P = np.exp(S, out=S)  # P takes the scores' buffer
+            l *= correction  # noqa: E741
+            l += P.sum(axis=-1)  # noqa: E741
+            O *= correction[..., None]  # noqa: E741
+            O += np.matmul(P, V[:, :, k_start:k_end], out=weighted_values[:, :, :tq])  # noqa: E741
+            m = m_new
             if observer is not None:
-                observer(state.snapshot((q_start, q_end), (k_start, k_end)))
-        state.normalize_into(out[:, :, q_start:q_end])
+                observer(TileUpdate((q_start, q_end), (k_start, k_end), _read_only(m), _read_only(l),
+                                    _read_only(O), _read_only(correction)))
+        # A row that saw no key has O = 0 and l = 0 and gets 0, not 0/0.
+        np.divide(O, l[..., None], out=O, where=l[..., None] > 0)
+        out[:, :, q_start:q_end] = O
         if lse is not None:
-            state.log_sum_exp_into(lse[:, :, q_start:q_end])
+            with np.errstate(divide="ignore"):  # log(0) = -inf: with m = -inf, the lse of a row that saw no key
+                lse[:, :, q_start:q_end] = m + np.log(l)
     return (out, lse) if return_lse else out
 
 
@@ -94,96 +120,25 @@ def checked_arguments(Q, K, V, tile_size, kv_tile_size, key_padding_mask):
     return Q, K, V, kv_tile_size, _padding_from_mask(key_padding_mask, Q.shape[0], K.shape[2])
 
 
-def tiles(stop: int, size: int) -> Iterator[tuple[int, int]]:
-    """Half-open ranges covering [0, stop) in steps of `size`; the last one may be shorter."""
-    for start in range(0, stop, size):
+def tiles(stop: int, size: int, first: int = 0) -> Iterator[tuple[int, int]]:
+    """Half-open ranges covering [first, stop) in steps of `size`; the last one may be shorter."""
+    for start in range(first, stop, size):
         yield start, min(start + size, stop)
 
 
-class _RunningState:
-    """The online-softmax statistics of one query tile, in buffers reused across all tiles."""
-
-    def __init__(self, B: int, H: int, D: int, max_q: int, max_k: int, dtype: np.dtype, out_dtype: np.dtype):
-        self._lead = (B, H)
-        self._D = D
-        self._dtype = dtype
-        self._queries = np.empty(B * H * max_q * D, dtype)
-        self._scores = np.empty(B * H * max_q * max_k, dtype)
-        self._weighted_values = np.empty(B * H * max_q * D, dtype)
-        # O accumulates in the output tile itself when that has the accumulator's dtype.
-        self._O = None if out_dtype == dtype else np.empty(B * H * max_q * D, dtype)
-        self._rows = {name: np.empty(B * H * max_q, dtype) for name in ("m", "l", "tile_max", "m_new",
-                                                                       "shift", "correction", "tile_sum")}
-
-    def _view(self, flat: np.ndarray, *tail: int) -> np.ndarray:
-        """The front of a flat buffer as a contiguous (B, H, *tail) array."""
-        shape = (*self._lead, *tail)
-        return flat[: math.prod(shape)].reshape(shape)
-
-    def start_query_tile(self, Q_tile: np.ndarray, scale: float, out_tile: np.ndarray) -> np.ndarray:
-        """Store Q_tile * scale and reset m = -inf, l = 0, O = 0; returns the scaled queries."""
-        tq = Q_tile.shape[2]
-        q = self._view(self._queries, tq, self._D)
-        np.multiply(Q_tile, scale, out=q, dtype=self._dtype)
-        self.O = out_tile if self._O is None else self._view(self._O, tq, self._D)
-        self.O.fill(0.0)
-        for name, flat in self._rows.items():
-            setattr(self, name, self._view(flat, tq))
-        self.m.fill(-np.inf)
-        self.l.fill(0.0)
-        return q
-
-    def scores(self, q_tile: np.ndarray, K_tile: np.ndarray) -> np.ndarray:
-        """q_tile K_tile^T as a (B, H, Tq, Tk) view of key-major (Tk, B, H, Tq) memory.
-
-        Key-major memory puts each score row's max and sum on the outermost axis, where NumPy
-        reduces all B*H*Tq rows at once in whole-vector steps rather than one short row at a time
-        (at tile 128 the row max runs 4x and the row sum 2x faster); BLAS reads it as a transposed matrix.
-        """
-        tq, tk = q_tile.shape[2], K_tile.shape[2]
-        key_major = self._scores[: tk * math.prod(self._lead) * tq].reshape(tk, *self._lead, tq)
-        np.matmul(K_tile, q_tile.swapaxes(-1, -2), out=key_major.transpose(1, 2, 0, 3))
-        return key_major.transpose(1, 2, 3, 0)
-
-    def absorb(self, S: np.ndarray, V_tile: np.ndarray) -> None:
-        """One online-softmax step: fold a masked score tile S and its values into m, l and O.
-
-        S is overwritten with the tile's unnormalized probabilities exp(S - m_new).
-        """
-        # Running max: the tile may raise it, never lower it.
-        np.max(S, axis=-1, out=self.tile_max)
-        np.maximum(self.m, self.tile_max, out=self.m_new)
-        np.copyto(self.shift, self.m_new)
-        # Masked-row guard: a row with no key seen yet has m_new = -inf, and exp(S - m_new) would be
-        # exp(-inf - (-inf)) = NaN; shifting by 0 instead keeps its terms exp(-inf) = 0.
-        np.copyto(self.shift, 0.0, where=self.m_new == -np.inf)
-        # Rescale factor exp(m_old - m_new) <= 1: l and O were summed against the old max.
-        np.subtract(self.m, self.shift, out=self.correction)
-        np.exp(self.correction, out=self.correction)
-        # Max subtraction keeps every exponent <= 0, so nothing overflows whatever the scores.
-        S -= self.shift[..., None]
-        np.exp(S, out=S)
-        self.l *= self.correction
-        self.l += np.sum(S, axis=-1, out=self.tile_sum)
-        self.O *= self.correction[..., None]
-        self.O += np.matmul(S, V_tile, out=self._view(self._weighted_values, S.shape[2], self._D))
-        np.copyto(self.m, self.m_new)
-
-    def snapshot(self, q_range: tuple[int, int], k_range: tuple[int, int]) -> TileUpdate:
-        return TileUpdate(q_range, k_range, _read_only(self.m), _read_only(self.l), _read_only(self.O),
-                          _read_only(self.correction))
-
-    def normalize_into(self, out_tile: np.ndarray) -> None:
-        """out = O / l; a row that saw no key has O = 0 and l = 0 and gets 0, not 0/0."""
-        np.divide(self.O, self.l[..., None], out=self.O, where=self.l[..., None] > 0)
-        if self.O is not out_tile:
-            out_tile[...] = self.O
-
-    def log_sum_exp_into(self, lse_tile: np.ndarray) -> None:
-        """lse = m + log(l); -inf (m = -inf, l = 0) for a row that saw no key."""
-        lse_tile.fill(-np.inf)
-        np.log(self.l, out=lse_tile, where=self.l > 0)
-        lse_tile += self.m
+def hidden_keys(q_range, k_range, diagonal: int, causal: bool, key_is_padding) -> np.ndarray | None:
+    """True where a query of the tile may not see a key (causal or padding), broadcastable to
+    (B, H, Tq, Tk); None when every query of the tile sees every key of it. Forward and backward both
+    mask with it."""
+    (q_start, q_end), (k_start, k_end) = q_range, k_range
+    hidden = None
+    # Only a KV tile reaching past its first query's diagonal holds a future key.
+    if causal and k_end - 1 > q_start + diagonal:
+        hidden = np.arange(k_start, k_end) > np.arange(q_start, q_end)[:, None] + diagonal
+    if key_is_padding is not None:
+        padding = key_is_padding[..., k_start:k_end]
+        hidden = padding if hidden is None else hidden | padding
+    return hidden
 
 
 def _read_only(a: np.ndarray) -> np.ndarray:

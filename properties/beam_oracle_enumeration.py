@@ -7,7 +7,7 @@ result must be this whole list, best (the global optimum of the penalized score)
 
 from __future__ import annotations
 
-from killmatrix.targets import Hyp
+from properties.beam_hypothesis import Hyp
 from properties.beam_scoring import best_first, hyp, log_softmax
 
 

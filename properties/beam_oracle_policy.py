@@ -10,7 +10,7 @@ import itertools
 import math
 from dataclasses import dataclass
 
-from killmatrix.targets import Hyp
+from properties.beam_hypothesis import Hyp
 from properties.beam_scoring import best_first, hyp, log_softmax
 
 # Nothing generated yet; its score is never read, since an unfinished beam only gets expanded.
@@ -55,8 +55,11 @@ class TooManyTies(Exception):
 
 
 def tied(a: float, b: float) -> bool:
-    """Equal penalized scores, up to the last bits a different summation order may change."""
-    return a == b or abs(a - b) <= TIE_REL * max(1.0, abs(a), abs(b))
+    """Equal penalized scores, up to the last bits a different summation order may change. A banned
+    token's `-inf` ties only another `-inf` (the relative slack of an infinite score is infinite)."""
+    if a == b:
+        return True
+    return math.isfinite(a) and math.isfinite(b) and abs(a - b) <= TIE_REL * max(1.0, abs(a), abs(b))
 
 
 @dataclass(frozen=True)

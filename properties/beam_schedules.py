@@ -4,6 +4,12 @@ A schedule is a small prefix trie (vocab 3-6, up to 4 new tokens) whose rows are
 three kinds: spread out, all equal (every sibling tied), or with duplicated entries (some siblings
 tied). At chosen depths EOS is pushed up, to likely or to all but certain, so beams finish at
 different lengths and finished beams must hold their place against longer unfinished ones.
+
+Two things real models do are drawn too. Logits come in float64, float32 or float16: a search that
+computes its log-softmax in the model's dtype (or in float32) instead of float64 moves every logprob
+by ~1e-7 (float32) to ~1e-3 (float16), which the oracles' 1e-9 tolerance sees. And some rows ban a
+token with a `-inf` logit (never all of a row's tokens: a row needs one finite entry, CONTRACTS §3),
+so a banned child, with logprob `-inf`, sits in the pool and may be kept when K is wide.
 """
 
 from __future__ import annotations
@@ -15,10 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from impl.models import ScriptedModel
+from properties.beam_models import ScriptedModel
 
 ALPHAS = st.sampled_from([0.0, 0.6, 1.0, 2.0]) | st.floats(0.0, 3.0)
 EOS_PUSHES = (0.0, 2.0, 30.0)  # none, likely, forced
+LOGIT_DTYPES = ("float64", "float32", "float16")
+BAN_RATES = (0.0, 0.25)  # the chance that a row bans one token
 
 
 @dataclass(frozen=True)
@@ -30,10 +38,11 @@ class BeamSchedule:
     beam_width: int = 2
     max_new_tokens: int = 3
     alpha: float = 0.0
+    logit_dtype: str = "float64"  # what the model returns
 
     def model(self) -> ScriptedModel:
         """A fresh model (with its own call log) playing this schedule."""
-        return ScriptedModel(self.vocab_size, self.table)
+        return ScriptedModel(self.vocab_size, self.table, dtype=self.logit_dtype)
 
     def run(self, search, model=None, prompts=None):
         """`search` (the implementation under test, or an oracle) on this schedule."""
@@ -67,9 +76,10 @@ def _random_row(rng: np.random.Generator, vocab_size: int) -> np.ndarray:
     return row
 
 
-def scripted_trie(rng, vocab_size, eos_token_id, prompts, max_new_tokens, eos_push) -> dict:
+def scripted_trie(rng, vocab_size, eos_token_id, prompts, max_new_tokens, eos_push, ban_rate=0.0) -> dict:
     """A row for every sequence the search can show the model: a prompt plus up to
-    max_new_tokens - 1 generated tokens without EOS; `eos_push[d]` is added to EOS after d tokens."""
+    max_new_tokens - 1 generated tokens without EOS; `eos_push[d]` is added to EOS after d tokens;
+    with chance `ban_rate` a row bans one token (EOS included) with a `-inf` logit."""
     table = {}
     for prompt in prompts:
         frontier = [tuple(prompt)]
@@ -77,6 +87,8 @@ def scripted_trie(rng, vocab_size, eos_token_id, prompts, max_new_tokens, eos_pu
             for seq in frontier:
                 row = _random_row(rng, vocab_size)
                 row[eos_token_id] += eos_push[depth]
+                if rng.random() < ban_rate:
+                    row[rng.integers(vocab_size)] = -np.inf  # vocab_size >= 2 leaves a finite entry
                 table.setdefault(seq, row)
             frontier = [seq + (t,) for seq in frontier for t in range(vocab_size) if t != eos_token_id]
     return table
@@ -91,12 +103,14 @@ def beam_schedules(draw, max_vocab=6, max_new_tokens=4, max_prompts=3, max_beam_
     prompts = draw(st.lists(st.lists(token, min_size=1, max_size=5).map(tuple), min_size=1, max_size=max_prompts))
     eos_push = draw(st.lists(st.sampled_from(EOS_PUSHES), min_size=steps, max_size=steps))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    ban_rate = draw(st.sampled_from(BAN_RATES))
     return BeamSchedule(
         vocab_size=vocab_size,
         eos_token_id=eos,
         prompts=tuple(prompts),
-        table=scripted_trie(rng, vocab_size, eos, prompts, steps, eos_push),
+        table=scripted_trie(rng, vocab_size, eos, prompts, steps, eos_push, ban_rate),
         beam_width=draw(st.integers(1, max_beam_width)),
         max_new_tokens=steps,
         alpha=draw(ALPHAS),
+        logit_dtype=draw(st.sampled_from(LOGIT_DTYPES)),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from killmatrix.targets import Hyp
+from properties.beam_hypothesis import Hyp
 
 
 def log_softmax(logits) -> list[float]:

@@ -15,7 +15,7 @@ from itertools import pairwise, product
 
 from hypothesis import reject
 
-from killmatrix.targets import Hyp
+from properties.beam_hypothesis import Hyp
 from properties.beam_oracle_policy import MAX_BRANCHES, Branch, TooManyTies, policy_beam_search, policy_branches, tied
 from properties.beam_scoring import assert_same_hypotheses, log_softmax
 

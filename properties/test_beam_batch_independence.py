@@ -8,7 +8,7 @@ import functools
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from impl.models import TinyLM
+from properties.beam_models import TinyLM
 from properties.beam_schedules import ALPHAS, BeamSchedule, beam_schedules, logit_row
 from properties.beam_scoring import assert_same_hypotheses
 

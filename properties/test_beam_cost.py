@@ -9,7 +9,7 @@ code in the performance tier; for the reference and its mutants a wrong count fa
 
 from __future__ import annotations
 
-from impl.models import ScriptedModel, TinyLM
+from properties.beam_models import ScriptedModel, TinyLM
 
 EOS = 0
 

@@ -1,4 +1,4 @@
-"""The beam tests' equipment (impl/models.py): TinyLM gives each sequence of a left-padded batch the
+"""The beam tests' equipment (properties/beam_models.py): TinyLM gives each sequence of a left-padded batch the
 logits it gets alone; its key/value cache changes no logit, serves exactly the sequences whose prefix
 an earlier call computed, and stays within its bound; both models reject bad input with a ValueError.
 
@@ -13,7 +13,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from impl.beam_search import beam_search
-from impl.models import ScriptedModel, TinyLM
+from properties.beam_models import ScriptedModel, TinyLM
 
 # Tolerance of float64 sums over d_model = 64 and 4 * d_model terms: the cached and the full path
 # compute the same products, possibly in another BLAS blocking.

@@ -8,7 +8,7 @@ import functools
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from impl.models import TinyLM
+from properties.beam_models import TinyLM
 from properties.beam_oracle_enumeration import all_complete_sequences
 from properties.beam_oracle_policy import policy_beam_search, tied
 from properties.beam_schedules import ALPHAS, BeamSchedule, beam_schedules, logit_row

@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from impl.models import TinyLM
 from properties.attention_bwd_oracle import naive_attention_bwd, rounding_scales
 from properties.attention_oracle import naive_attention, naive_log_sum_exp
+from properties.beam_models import TinyLM
 
 # A float64 accumulation misses the float64 truth by ~1e-15 of the output's scale here; one in float32
 # by ~1e-7. Anything between is a kernel rounding some operand to float32.

@@ -8,7 +8,7 @@ import textwrap
 import jsonschema
 from typer.testing import CliRunner
 
-from killmatrix.audit_plugin import algorithms_tested
+from killmatrix.plugins.audit_plugin import algorithms_tested
 from tests.outward_cli import AUDIT_SCHEMA, outward_app
 
 # A small-shape oracle check: catches the inverted rescale, knows nothing of padding masks.

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from killmatrix.own_audit import audit_own, reference_baseline, resolve_target
-from killmatrix.own_mutants import implementation_names, make_mutants, run_tests_on_mutants
-from killmatrix.own_tests import MAIN_TEST, find_tests, stage
-from killmatrix.sandbox import isolation_for
+from killmatrix.audit.own_audit import audit_own, reference_baseline, resolve_target
+from killmatrix.audit.own_mutants import implementation_names, make_mutants, run_tests_on_mutants
+from killmatrix.audit.own_tests import MAIN_TEST, find_tests, stage
+from killmatrix.sandbox.limits import isolation_for
 
 BYO = Path(__file__).resolve().parent.parent / "examples" / "byo"
 ISOLATION = isolation_for(True)

@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from killmatrix.catalog import ROOT
+from killmatrix.mutation.catalog import ROOT
 from tests.outward_cli import CHECK_SCHEMA, outward_app
 
 SUBMISSIONS = ROOT / "examples" / "submissions"

@@ -1,7 +1,14 @@
-"""Raw outcomes become one readable verdict per property (killmatrix/verdicts.py)."""
+"""Raw outcomes become one readable verdict per property (killmatrix/outside/verdicts.py)."""
 
-from killmatrix.pytest_runner import TestOutcome as Outcome  # aliased: pytest would try to collect Test*
-from killmatrix.verdicts import NO_RESULT, family_of, judge_verdicts, overall, property_verdicts, readable_example
+from killmatrix.outside.verdicts import (
+    NO_RESULT,
+    family_of,
+    judge_verdicts,
+    overall,
+    property_verdicts,
+    readable_example,
+)
+from killmatrix.plugins.pytest_runner import TestOutcome as Outcome  # aliased: pytest would try to collect Test*
 
 SHRUNK = """Falsifying example: test_matches_oracle(
     flash_impl=FlashTarget(keyword_features=('kv_tile_size',
@@ -58,7 +65,7 @@ def test_family_is_the_module_without_test_and_algorithm_prefixes():
     assert family_of("properties/test_beam_oracles.py::test_y") == "oracles"
 
 
-# Tiers (properties/tiers.py): only correctness decides, extensions may be unsupported, hardening is a score.
+# Tiers (killmatrix/tiers.py): only correctness decides, extensions may be unsupported, hardening is a score.
 ORACLE = "properties/test_attention_oracle.py::test_matches_float64_oracle"  # correctness
 LSE = "properties/test_attention_oracle.py::test_log_sum_exp_matches_float64_oracle"  # extension: return_lse
 BAD = "adversarial/test_attention_bad_input.py::test_rejects_empty_dimension"  # hardening

@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from killmatrix.catalog import parse_algorithm
+from killmatrix.algorithms import parse_algorithm
 from killmatrix.cli import main
 from killmatrix.commands.list import listing
-from killmatrix.mutants import MutantResult
-from killmatrix.progress import PlainProgress
-from killmatrix.render import audit_table
-from killmatrix.report_tables import killers_table
-from killmatrix.suite_inventory import discover, first_sentence
+from killmatrix.mutation.named_runner import MutantResult
+from killmatrix.rendering.progress import PlainProgress
+from killmatrix.rendering.report_tables import killers_table
+from killmatrix.rendering.suite_inventory import discover, first_sentence
+from killmatrix.rendering.terminal import audit_table
 
 BAD_ALGORITHM = "killmatrix check: unknown algorithm 'nope' (choose flash, flash-bwd, beam, dflash)"
 TERMINAL_ENV = ("COLUMNS", "LINES", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
@@ -58,7 +58,7 @@ def cli(tmp_path, monkeypatch, capsys):
 def subprocess_cli(*args: str, cwd: Path, progress_every_s: float) -> subprocess.CompletedProcess:
     """`killmatrix ARGS` on real pipes, with a short progress interval (waiting 15 s for a line is no test)."""
     env = {k: v for k, v in os.environ.items() if k not in TERMINAL_ENV}
-    code = (f"import killmatrix.progress as p; p.INTERVAL_S = {progress_every_s}\n"
+    code = (f"import killmatrix.rendering.progress as p; p.INTERVAL_S = {progress_every_s}\n"
             "from killmatrix.cli import main; main()")
     return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=300)

@@ -1,4 +1,4 @@
-"""killmatrix/confinement.py: what a confined process can still do, and what the kernel refuses it.
+"""killmatrix/sandbox/confinement.py: what a confined process can still do, and what the kernel refuses it.
 
 Confinement cannot be undone, so every check runs in a child Python that confines itself and reports
 what happened to each attempt as JSON. The commands' policy (refuse to run unconfined without
@@ -16,10 +16,10 @@ import textwrap
 import pytest
 from typer.testing import CliRunner
 
-from killmatrix import confinement
-from killmatrix.pytest_runner import TestOutcome
-from killmatrix.sandbox import Limits, run_child
-from killmatrix.target_run import TargetRun
+from killmatrix.outside.check_run import TargetRun
+from killmatrix.plugins.pytest_runner import TestOutcome
+from killmatrix.sandbox import confinement
+from killmatrix.sandbox.limits import Limits, run_child
 from tests.outward_cli import outward_app
 
 needs_landlock = pytest.mark.skipif(confinement.unavailable_reason() is not None,
@@ -27,7 +27,7 @@ needs_landlock = pytest.mark.skipif(confinement.unavailable_reason() is not None
 
 CHILD = """
     import ctypes, json, os, signal, socket, sys
-    from killmatrix import confinement
+    from killmatrix.sandbox import confinement
 
     a, b, port, mode = sys.argv[1:5]
     if mode == "nested":

@@ -19,7 +19,7 @@ from functools import cache
 import pytest
 from typer.testing import CliRunner
 
-from killmatrix.catalog import ROOT
+from killmatrix.mutation.catalog import ROOT
 from tests.outward_cli import outward_app
 
 CORPUS = ROOT / "examples" / "corpus"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from killmatrix.equivalent_ledger import load_ledger, normalize_diff
+from killmatrix.mutation.ledger import load_ledger, normalize_diff
 
 MUTMUT_DIFF = """--- impl/attention.py
 +++ impl/attention.py

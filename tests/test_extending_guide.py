@@ -7,11 +7,11 @@ import shutil
 
 import pytest
 
-from killmatrix.catalog import ROOT, get_mutant
 from killmatrix.commands.list import listing
-from killmatrix.mutants import run_named_mutants
-from killmatrix.target_run import run_suite_against
-from killmatrix.tree_copy import copy_tree
+from killmatrix.mutation.catalog import ROOT, get_mutant
+from killmatrix.mutation.named_runner import run_named_mutants
+from killmatrix.mutation.tree_copy import copy_tree
+from killmatrix.outside.check_run import run_suite_against
 
 EXAMPLES = ROOT / "examples" / "extending"
 PROPERTY = "test_attention_identical_keys.py"
@@ -23,7 +23,7 @@ MUTANT_ID = "flash-causal-mask-from-first-query"
 def extended_tree(tmp_path_factory):
     tree = copy_tree(ROOT, tmp_path_factory.mktemp("extended") / "tree")
     shutil.copy(EXAMPLES / PROPERTY, tree / "properties" / PROPERTY)
-    # The guide's tier line (properties/tiers.py): without it collection refuses the new property.
+    # The guide's tier line (killmatrix/tiers.py): without it collection refuses the new property.
     tiers = tree / "properties" / "tiers.py"
     opening = "FILE_DEFAULTS: dict[str, Tier] = {\n"
     tiers.write_text(tiers.read_text().replace(opening, f'{opening}    "properties/{PROPERTY}": correctness,\n', 1))

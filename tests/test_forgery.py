@@ -3,7 +3,7 @@
 Each forgery is a correct tiled forward (examples/forgeries/honest.py) plus one trick that, while outside
 code ran in the test process, could end the run with status 0 mid-test, stop or skip the tests, rewrite
 the oracles, NumPy's comparisons or the outcome records, or kill the test process. Now the code runs in
-its own confined worker (killmatrix/remote_target.py) and none of it reaches the tests.
+its own confined worker (killmatrix/outside/remote_target.py) and none of it reaches the tests.
 
 One sandboxed run (`run_suite_against` on a small suite of the real oracle modules, whose session
 fixture is every forgery in turn) keeps this fast; two `check` runs on the real suite pin the exit codes. Each
@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from killmatrix.catalog import ROOT
-from killmatrix.pytest_runner import TestOutcome
-from killmatrix.sandbox import MiB
-from killmatrix.target_run import RunSettings, run_suite_against
-from killmatrix.verdicts import overall, property_verdicts
+from killmatrix.mutation.catalog import ROOT
+from killmatrix.outside.check_run import RunSettings, run_suite_against
+from killmatrix.outside.verdicts import overall, property_verdicts
+from killmatrix.plugins.pytest_runner import TestOutcome
+from killmatrix.sandbox.limits import MiB
 from tests.outward_cli import outward_app
 
 FORGERIES = ROOT / "examples" / "forgeries"
@@ -51,7 +51,7 @@ SUITE = {
     "properties/conftest.py": f"""
         import pytest
 
-        from killmatrix.targets import ENV, target_from_env
+        from killmatrix.outside.adapters import ENV, target_from_env
 
         FORGERIES = {json.dumps({k: str(FORGERIES / v[0]) for k, v in EXPECTED.items()})}
 
@@ -62,7 +62,7 @@ SUITE = {
             yield target
             target.fn.close()
         """,
-    # Named as a correctness file of properties/tiers.py, which the suite plugin requires of every test.
+    # Named as a correctness file of killmatrix/tiers.py, which the suite plugin requires of every test.
     "properties/test_attention_oracle.py": """
         import numpy as np
         from hypothesis import given, settings

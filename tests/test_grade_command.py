@@ -9,10 +9,10 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from killmatrix.catalog import ROOT
-from killmatrix.render import family_cell
-from killmatrix.submissions import discover
-from killmatrix.verdicts import PropertyVerdict
+from killmatrix.mutation.catalog import ROOT
+from killmatrix.outside.submissions import discover
+from killmatrix.outside.verdicts import PropertyVerdict
+from killmatrix.rendering.terminal import family_cell
 from tests.outward_cli import outward_app
 
 EXAMPLES = ROOT / "examples" / "submissions"

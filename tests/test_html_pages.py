@@ -22,18 +22,18 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from killmatrix.catalog import load_catalog
+from killmatrix.audit.suite_strength import audit_records
 from killmatrix.commands import audit, check, grade, report
-from killmatrix.html_pages import check_page, stryker_mutants, write_report_pages
-from killmatrix.kill_matrix import kill_matrix_json
-from killmatrix.kill_report import report_json
-from killmatrix.mutants import MutantResult
-from killmatrix.mutmut_runner import MutmutMutant, MutmutReport
-from killmatrix.strength import audit_records
-from killmatrix.stryker import stryker_report
-from killmatrix.submissions import Submission
-from killmatrix.target_run import LoadError
-from killmatrix.verdicts import PropertyVerdict
+from killmatrix.mutation.catalog import load_catalog
+from killmatrix.mutation.kill_report import report_json
+from killmatrix.mutation.mutmut_runner import MutmutMutant, MutmutReport
+from killmatrix.mutation.named_runner import MutantResult
+from killmatrix.outside.check_run import LoadError
+from killmatrix.outside.submissions import Submission
+from killmatrix.outside.verdicts import PropertyVerdict
+from killmatrix.rendering.html_pages import check_page, stryker_mutants, write_report_pages
+from killmatrix.rendering.kill_matrix import kill_matrix_json
+from killmatrix.rendering.stryker import stryker_report
 from tests.chromium import Chromium, find_browser
 
 ROOT = Path(__file__).resolve().parent.parent

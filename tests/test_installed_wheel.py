@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from killmatrix.catalog import ROOT
+from killmatrix.mutation.catalog import ROOT
 
 SUBMISSIONS = ROOT / "examples" / "submissions"
 # The cheapest correctness properties that the inverted rescale fails (by NaN at the first tile).

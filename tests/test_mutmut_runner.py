@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from killmatrix import mutmut_runner
-from killmatrix.equivalent_ledger import load_ledger
-from killmatrix.kill_report import apply_ledger, mutmut_totals, unexplained
-from killmatrix.mutmut_runner import MutmutRunner, algorithm_of
-from killmatrix.result_cache import ResultCache
+from killmatrix.mutation import mutmut_runner
+from killmatrix.mutation.kill_report import apply_ledger, mutmut_totals, unexplained
+from killmatrix.mutation.ledger import load_ledger
+from killmatrix.mutation.mutmut_runner import MutmutRunner, algorithm_of
+from killmatrix.mutation.result_cache import ResultCache
 
 from .conftest import write_tree
 
@@ -98,7 +98,7 @@ def test_cache_misses_when_impl_changes(mutmut_run, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     ("file", "algorithm"),
-    [("impl/attention.py", "flash"), ("impl/beam_search.py", "beam"), ("impl/models.py", None)],
+    [("impl/attention.py", "flash"), ("impl/beam_search.py", "beam"), ("properties/beam_models.py", None)],
 )
 def test_algorithm_of_file(file, algorithm):
     assert algorithm_of(file) == algorithm

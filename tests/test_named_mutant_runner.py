@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from killmatrix import mutants as runner_module
-from killmatrix import pytest_runner
-from killmatrix.catalog import Edit, NamedMutant
-from killmatrix.mutants import BaselineFailed, NamedMutantRunner, classify, run_named_mutants
-from killmatrix.result_cache import ResultCache
-from killmatrix.sandbox import ChildResult
+from killmatrix.mutation import named_runner as runner_module
+from killmatrix.mutation.catalog import Edit, NamedMutant
+from killmatrix.mutation.named_runner import BaselineFailed, NamedMutantRunner, classify, run_named_mutants
+from killmatrix.mutation.result_cache import ResultCache
+from killmatrix.plugins import pytest_runner
+from killmatrix.sandbox.limits import ChildResult
 
 from .conftest import write_tree
 

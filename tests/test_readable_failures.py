@@ -13,9 +13,9 @@ import textwrap
 
 import pytest
 
-from killmatrix.outcomes_plugin import OUTCOMES_ENV
-from killmatrix.target_run import RunSettings, run_suite_against
-from killmatrix.verdicts import _assertion_message, property_verdicts
+from killmatrix.outside.check_run import RunSettings, run_suite_against
+from killmatrix.outside.verdicts import _assertion_message, property_verdicts
+from killmatrix.plugins.outcomes_plugin import OUTCOMES_ENV
 from tests.test_sandbox_verdicts import FAST, _write
 
 FAILING_TESTS = '''
@@ -60,8 +60,9 @@ def details(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("readable")
     (root / "test_failing.py").write_text(textwrap.dedent(FAILING_TESTS))
     outcomes = root / "outcomes.jsonl"
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "killmatrix.outcomes_plugin", "-p", "no:cacheprovider",
-                    "-p", "no:xdist", "--tb=short", "test_failing.py"], cwd=root, capture_output=True, timeout=120,
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "killmatrix.plugins.outcomes_plugin",
+                    "-p", "no:cacheprovider", "-p", "no:xdist", "--tb=short", "test_failing.py"],
+                   cwd=root, capture_output=True, timeout=120,
                    env={**os.environ, OUTCOMES_ENV: str(outcomes)})
     records = [json.loads(line) for line in outcomes.read_text().splitlines()]
     return {r["nodeid"].split("::")[1]: r["detail"] for r in records if r["event"] == "result"}
@@ -110,7 +111,7 @@ SHRINK_SUITE = {
     "properties/conftest.py": """
         import pytest
 
-        from killmatrix.targets import target_from_env
+        from killmatrix.outside.adapters import target_from_env
 
 
         @pytest.fixture(scope="session")

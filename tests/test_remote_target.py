@@ -1,4 +1,4 @@
-"""Outside code in its own process (killmatrix/remote_target.py): what comes back, what goes wrong.
+"""Outside code in its own process (killmatrix/outside/remote_target.py): what comes back, what goes wrong.
 
 Each test starts a real worker on a small outside module written to a temp folder; what it checks is
 named in its docstring, with the bug in remote_target, target_worker or remote_wire it catches.
@@ -15,8 +15,9 @@ import time
 import numpy as np
 import pytest
 
-from killmatrix import remote_wire
-from killmatrix.remote_target import (
+from killmatrix.outside import remote_wire
+from killmatrix.outside.adapters import parse_spec
+from killmatrix.outside.remote_target import (
     OutsideError,
     RemoteFunction,
     TargetLoadError,
@@ -25,8 +26,7 @@ from killmatrix.remote_target import (
     TargetTimeout,
     profiled_calls,
 )
-from killmatrix.remote_wire import PICKLE, PLAIN, Channel, ProtocolError
-from killmatrix.targets import parse_spec
+from killmatrix.outside.remote_wire import PICKLE, PLAIN, Channel, ProtocolError
 
 OUTSIDE = '''
     import dataclasses

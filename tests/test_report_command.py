@@ -8,7 +8,7 @@ import typer
 from typer.testing import CliRunner
 
 from killmatrix.commands import report
-from killmatrix.stryker import validate
+from killmatrix.rendering.stryker import validate
 
 app = typer.Typer()
 report.register(app)

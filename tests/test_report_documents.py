@@ -5,11 +5,11 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
-from killmatrix.catalog import load_catalog
-from killmatrix.kill_report import passes, report_json
-from killmatrix.mutants import MutantResult
-from killmatrix.mutmut_runner import MutmutMutant, MutmutReport
-from killmatrix.stryker import stryker_report, validate
+from killmatrix.mutation.catalog import load_catalog
+from killmatrix.mutation.kill_report import passes, report_json
+from killmatrix.mutation.mutmut_runner import MutmutMutant, MutmutReport
+from killmatrix.mutation.named_runner import MutantResult
+from killmatrix.rendering.stryker import stryker_report, validate
 
 KILLERS = ("properties/test_fake.py::test_doubles", "properties/test_fake.py::test_negative")
 HEADER = "--- impl/attention.py\n+++ impl/attention.py\n@@ -1,2 +1,2 @@\n"

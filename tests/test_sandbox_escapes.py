@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from killmatrix.catalog import ROOT
-from killmatrix.confinement import unavailable_reason
-from killmatrix.sandbox import MiB
-from killmatrix.target_run import RunSettings, run_suite_against
-from killmatrix.verdicts import property_verdicts
+from killmatrix.mutation.catalog import ROOT
+from killmatrix.outside.check_run import RunSettings, run_suite_against
+from killmatrix.outside.verdicts import property_verdicts
+from killmatrix.sandbox.confinement import unavailable_reason
+from killmatrix.sandbox.limits import MiB
 
 pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=f"no isolation: {unavailable_reason()}")
 
@@ -63,7 +63,7 @@ PROPERTIES_HEAD = """
     import numpy as np
     import pytest
 
-    from killmatrix.targets import ENV, target_from_env
+    from killmatrix.outside.adapters import ENV, target_from_env
 
     pytestmark = pytest.mark.flash  # what `check flash` selects (the suite plugin marks only `flash_impl` users)
 
@@ -152,7 +152,7 @@ def test_every_escape_is_refused_and_named_in_its_verdict(tmp_path, corpus):
 
 KERNEL_ONLY = """
     import importlib.util, os, sys
-    from killmatrix import confinement
+    from killmatrix.sandbox import confinement
 
     folder, scratch = sys.argv[1:3]
     os.chdir(scratch)

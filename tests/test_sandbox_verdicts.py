@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from killmatrix.sandbox import MiB
-from killmatrix.target_run import LoadError, RunSettings, run_suite_against
-from killmatrix.verdicts import property_verdicts
+from killmatrix.outside.check_run import LoadError, RunSettings, run_suite_against
+from killmatrix.outside.verdicts import property_verdicts
+from killmatrix.sandbox.limits import MiB
 
 TARGET = """
     import ctypes
@@ -56,7 +56,7 @@ SUITE = {
         import pytest
         from hypothesis import given, strategies as st
 
-        from killmatrix.targets import target_from_env
+        from killmatrix.outside.adapters import target_from_env
 
         pytestmark = pytest.mark.flash
 

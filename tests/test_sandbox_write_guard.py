@@ -11,11 +11,11 @@ import sys
 import textwrap
 from pathlib import Path
 
-from killmatrix.write_guard import read_attempts
+from killmatrix.sandbox.write_guard import read_attempts
 
 CHILD = """
     import ctypes, json, os, shutil, socket, subprocess, sys
-    from killmatrix import write_guard
+    from killmatrix.sandbox import write_guard
 
     scratch, outside, log = sys.argv[1:4]
     write_guard.install([scratch], log)

@@ -1,5 +1,6 @@
-"""The tier registry (properties/tiers.py), the collection hook that applies it (killmatrix/suite_plugin.py), the
-hardening helper (adversarial/rejections.py) and tiered verdicts end to end through `check` and `grade`."""
+"""The tier registry (killmatrix/tiers.py), the collection hook that applies it
+(killmatrix/plugins/suite_plugin.py), the hardening helper (adversarial/rejections.py) and tiered verdicts
+end to end through `check` and `grade`."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from adversarial.rejections import rejects
-from killmatrix import suite_plugin as root_conftest
-from killmatrix.catalog import ROOT
-from killmatrix.suite_inventory import discover
-from properties import tiers
+from killmatrix import tiers
+from killmatrix.mutation.catalog import ROOT
+from killmatrix.plugins import suite_plugin as root_conftest
+from killmatrix.rendering.suite_inventory import discover
 from tests.outward_cli import outward_app
 
 SUBMISSIONS = ROOT / "examples" / "submissions"
@@ -28,7 +29,7 @@ def test_every_suite_test_has_exactly_one_tier():
     suite = discover(ROOT)
     assert len(suite) > 60
     untiered = [t.test_id for t in suite if t.tier == "untiered"]
-    assert untiered == [], f"add these to properties/tiers.py: {untiered}"
+    assert untiered == [], f"add these to killmatrix/tiers.py: {untiered}"
     for test in suite:
         assert str(tiers.tier_of(test.test_id)) in (test.tier.replace(": ", "(") + ")", test.tier)
 
@@ -60,7 +61,7 @@ def test_tier_of_ignores_parameters_and_the_scratch_directory_a_check_runs_in():
                          "dimension[Nq=0]") == tiers.hardening
     assert tiers.tier_of("properties/test_attention_oracle.py::test_log_sum_exp_matches_float64_oracle") == \
         tiers.extension("return_lse")
-    with pytest.raises(tiers.UntieredTest, match="properties/tiers.py"):
+    with pytest.raises(tiers.UntieredTest, match="killmatrix/tiers.py"):
         tiers.tier_of("adversarial/test_new_things.py::test_x")
     with pytest.raises(ValueError, match="feature"):
         tiers.extension("teleportation")

@@ -16,7 +16,7 @@ from _pytest.outcomes import Skipped
 from adversarial.test_beam_eos_schedules import test_finished_wins_a_tie_with_unfinished as seed_tie_test
 from impl.attention import flash_attention_fwd
 from impl.attention_bwd import flash_attention_bwd
-from killmatrix.targets import BeamTarget, FlashBwdTarget, FlashTarget, _probe_gradients
+from killmatrix.outside.adapters import BeamTarget, FlashBwdTarget, FlashTarget, _probe_gradients
 from properties.beam_oracle_policy import TooManyTies, policy_branches
 from properties.beam_schedules import BeamSchedule, logit_row
 from properties.beam_tie_tolerance import assert_greedy_up_to_ties, assert_policy_allows
@@ -108,7 +108,7 @@ def test_greedy_accepts_any_tied_argmax_and_nothing_else():
 
 
 def _hyp(tokens, logprob, alpha):
-    from killmatrix.targets import Hyp
+    from killmatrix.outside.adapters import Hyp
 
     return Hyp(tokens, logprob, logprob / len(tokens) ** alpha, False)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-import killmatrix.outcomes_plugin as outcomes_plugin
+import killmatrix.plugins.outcomes_plugin as outcomes_plugin
 
 attempts = []
 

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from killmatrix.catalog import ALGORITHM_CHOICES, parse_algorithm
-from killmatrix.confinement import ConfinementError
-from killmatrix.sandbox import isolation_for
+from killmatrix.algorithms import ALGORITHM_CHOICES, parse_algorithm
+from killmatrix.sandbox.confinement import ConfinementError
+from killmatrix.sandbox.limits import isolation_for
 
 
 def fail(command: str, message: str, code: int = 2) -> typer.Exit:
@@ -59,5 +59,5 @@ def isolation(command: str, no_isolation: bool) -> bool:
 
 
 def html_option(what: str):
-    """`--html PATH`: `what` as a page that opens in a browser with no network (killmatrix/html_pages.py)."""
+    """`--html PATH`: `what` as a page that opens in a browser with no network (killmatrix/rendering/html_pages.py)."""
     return typer.Option("--html", help=f"Also write {what} as a self-contained HTML page here.")

@@ -7,15 +7,15 @@ from typing import Annotated
 
 import typer
 
-from killmatrix import render
-from killmatrix.catalog import ROOT
+from killmatrix.audit.suite_strength import audit_tests
 from killmatrix.commands.arguments import AlgorithmsOption, NoIsolation, fail, html_option, isolation, output_option
-from killmatrix.html_pages import audit_page, write_page
-from killmatrix.mutants import BaselineFailed
-from killmatrix.progress import phase_progress
-from killmatrix.render import audit_json, audit_markdown, audit_table, write_json, write_text
-from killmatrix.result_cache import CACHE_DIR_NAME, ResultCache
-from killmatrix.strength import audit_tests
+from killmatrix.mutation.catalog import ROOT
+from killmatrix.mutation.named_runner import BaselineFailed
+from killmatrix.mutation.result_cache import CACHE_DIR_NAME, ResultCache
+from killmatrix.rendering import terminal
+from killmatrix.rendering.html_pages import audit_page, write_page
+from killmatrix.rendering.progress import phase_progress
+from killmatrix.rendering.terminal import audit_json, audit_markdown, audit_table, write_json, write_text
 
 
 def audit(
@@ -49,7 +49,7 @@ def audit(
                           markdown_path=markdown_path, triage_budget_s=triage_budget)
     if not tests:
         raise fail("audit", "name the TESTS to audit, or your implementation with --impl PATH[:FUNC]")
-    console = render.console(json_path, markdown_path, html_path)
+    console = terminal.console(json_path, markdown_path, html_path)
     isolated = isolation("audit", no_isolation)
     cache = ResultCache(None if no_cache else ROOT / CACHE_DIR_NAME)
     with phase_progress("named mutants against the audited tests") as progress:

@@ -1,5 +1,5 @@
 """`killmatrix audit --impl PATH[:FUNC] [--algorithm A] [--adapter FILE] [TESTS...]`: the command side of
-killmatrix/own_audit.py (progress per phase, outputs, exit status)."""
+killmatrix/audit/own_audit.py (progress per phase, outputs, exit status)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from pathlib import Path
 
 import typer
 
-from killmatrix import render
-from killmatrix.catalog import ROOT
+from killmatrix.audit.own_audit import PARTS, audit_own
+from killmatrix.audit.own_report import own_audit_markdown, print_own_audit
 from killmatrix.commands.arguments import fail
-from killmatrix.own_audit import PARTS, audit_own
-from killmatrix.own_report import own_audit_markdown, print_own_audit
-from killmatrix.progress import phase_progress
-from killmatrix.render import write_json, write_text
-from killmatrix.result_cache import CACHE_DIR_NAME, ResultCache
+from killmatrix.mutation.catalog import ROOT
+from killmatrix.mutation.result_cache import CACHE_DIR_NAME, ResultCache
+from killmatrix.rendering import terminal
+from killmatrix.rendering.progress import phase_progress
+from killmatrix.rendering.terminal import write_json, write_text
 
 # Each triaged mutant costs a `check` run (~5 s idle): a test set that kills nothing leaves every mutant to
 # triage, so after this many seconds the rest are listed as not triaged (`--triage-budget` changes it).
@@ -57,7 +57,7 @@ def audit_impl(impl: str, tests: list[Path], *, algorithms: list[str], adapter: 
                triage_budget_s: float | None = TRIAGE_BUDGET_S) -> None:
     if len(algorithms) > 1:
         raise fail("audit", "--impl audits one algorithm: pass --algorithm once")
-    console = render.console(json_path, markdown_path)
+    console = terminal.console(json_path, markdown_path)
     cache = ResultCache(None if no_cache else ROOT / CACHE_DIR_NAME)
     parts = [p for p in PARTS if p not in set(skip) and not (p == "triage" and "own" in skip)]
     phases = _Phases()

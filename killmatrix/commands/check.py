@@ -7,15 +7,15 @@ from typing import Annotated
 
 import typer
 
-from killmatrix import render
-from killmatrix.catalog import algorithm_label
+from killmatrix.algorithms import algorithm_label
 from killmatrix.commands.arguments import AlgorithmArgument, NoIsolation, html_option, isolation, output_option
-from killmatrix.html_pages import check_page, write_page
-from killmatrix.progress import phase_progress
-from killmatrix.render import check_json, check_table, verdict_line, write_json
-from killmatrix.sandbox import GiB
-from killmatrix.target_run import LoadError, RunSettings, run_suite_against
-from killmatrix.verdicts import PropertyVerdict, judge_verdicts, property_verdicts, selects_no_correctness
+from killmatrix.outside.check_run import LoadError, RunSettings, run_suite_against
+from killmatrix.outside.verdicts import PropertyVerdict, judge_verdicts, property_verdicts, selects_no_correctness
+from killmatrix.rendering import terminal
+from killmatrix.rendering.html_pages import check_page, write_page
+from killmatrix.rendering.progress import phase_progress
+from killmatrix.rendering.terminal import check_json, check_table, verdict_line, write_json
+from killmatrix.sandbox.limits import GiB
 
 
 def settings_from_options(timeout: float, slow_timeout: float, budget: float, memory_gb: float,
@@ -60,7 +60,7 @@ def check(
     no_isolation: NoIsolation = False,
 ) -> None:
     """Run the property and adversarial suite against an outside implementation, sandboxed."""
-    console = render.console(json_path, html_path)
+    console = terminal.console(json_path, html_path)
     settings = settings_from_options(timeout, slow_timeout, budget, memory_gb, isolation("check", no_isolation))
     selection = ["-k", keyword] if keyword else None
     try:

@@ -14,8 +14,7 @@ from typing import Annotated
 
 import typer
 
-from killmatrix import render
-from killmatrix.catalog import algorithm_label
+from killmatrix.algorithms import algorithm_label
 from killmatrix.commands.arguments import NoIsolation, html_option, isolation, output_option
 from killmatrix.commands.check import (
     JsonPath,
@@ -26,12 +25,13 @@ from killmatrix.commands.check import (
     judge,
     settings_from_options,
 )
-from killmatrix.html_pages import grade_page, write_page
-from killmatrix.progress import phase_progress
-from killmatrix.render import family_cell, grade_markdown, grade_table, write_json
-from killmatrix.submissions import Submission, discover
-from killmatrix.target_run import LoadError, RunSettings
-from killmatrix.verdicts import judge_verdicts, selects_no_correctness
+from killmatrix.outside.check_run import LoadError, RunSettings
+from killmatrix.outside.submissions import Submission, discover
+from killmatrix.outside.verdicts import judge_verdicts, selects_no_correctness
+from killmatrix.rendering import terminal
+from killmatrix.rendering.html_pages import grade_page, write_page
+from killmatrix.rendering.progress import phase_progress
+from killmatrix.rendering.terminal import family_cell, grade_markdown, grade_table, write_json
 
 
 def grade_row(submission: Submission, settings: RunSettings, selection: list[str] | None = None) -> dict:
@@ -82,7 +82,7 @@ def grade(
     no_isolation: NoIsolation = False,
 ) -> None:
     """Grade every submission in DIR: one row per submission with its verdict and tier summaries."""
-    console = render.console(json_path, markdown_path, html_path)
+    console = terminal.console(json_path, markdown_path, html_path)
     settings = settings_from_options(timeout, slow_timeout, budget, memory_gb, isolation("grade", no_isolation))
     try:
         submissions = discover(directory)
@@ -111,11 +111,11 @@ def grade(
         console.print(grade_table(algorithm, algorithm_rows))
         for row in algorithm_rows:
             if row["load_error"]:
-                console.print(render.plain(f"  {row['name']}: load error: {row['load_error']}"))
+                console.print(terminal.plain(f"  {row['name']}: load error: {row['load_error']}"))
     unconfined = "" if settings.isolation else " (no isolation)"
     console.print(f"graded {len(ordered)} submissions in {time.monotonic() - start:.0f} s{unconfined}")
     if markdown_path is not None:
-        render.write_text(markdown_path, grade_markdown(tables))
+        terminal.write_text(markdown_path, grade_markdown(tables))
     if json_path is not None:
         write_json(json_path, {"submissions": ordered})
     if html_path is not None:

@@ -19,10 +19,11 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from killmatrix.catalog import ROOT, algorithm_label, load_catalog
+from killmatrix.algorithms import algorithm_label
 from killmatrix.commands.arguments import AlgorithmOption, fail, output_option
-from killmatrix.render import console, styled, write_json
-from killmatrix.result_cache import CACHE_DIR_NAME
+from killmatrix.mutation.catalog import ROOT, load_catalog
+from killmatrix.mutation.result_cache import CACHE_DIR_NAME
+from killmatrix.rendering.terminal import console, styled, write_json
 
 LAST_REPORT = "last_report.json"
 
@@ -44,7 +45,7 @@ def kills_by_test(report: dict | None) -> dict[str, list[str]]:
 
 
 def listing(root: Path, algorithm: str | None) -> dict:
-    from killmatrix.suite_inventory import discover
+    from killmatrix.rendering.suite_inventory import discover
 
     report = last_report(root)
     kills = kills_by_test(report)

@@ -17,21 +17,22 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from killmatrix import render
-from killmatrix.catalog import ROOT, algorithm_label, load_catalog
+from killmatrix.algorithms import algorithm_label
 from killmatrix.commands.arguments import AlgorithmOption, fail, html_option, output_option
 from killmatrix.commands.list import LAST_REPORT
-from killmatrix.equivalent_ledger import load_ledger
-from killmatrix.html_pages import KILL_MATRIX_NAME, write_report_pages
-from killmatrix.kill_matrix import kill_matrix_json
-from killmatrix.kill_report import apply_ledger, passes, report_json
-from killmatrix.mutants import BaselineFailed, NamedMutantRunner
-from killmatrix.mutmut_runner import MutmutFailed, MutmutRunner, algorithm_of, mutmut_settings
-from killmatrix.progress import phase_progress
-from killmatrix.render import write_json, write_text
-from killmatrix.report_tables import print_report, report_markdown
-from killmatrix.result_cache import CACHE_DIR_NAME, ResultCache
-from killmatrix.stryker import stryker_report
+from killmatrix.mutation.catalog import ROOT, load_catalog
+from killmatrix.mutation.kill_report import apply_ledger, passes, report_json
+from killmatrix.mutation.ledger import load_ledger
+from killmatrix.mutation.mutmut_runner import MutmutFailed, MutmutRunner, algorithm_of, mutmut_settings
+from killmatrix.mutation.named_runner import BaselineFailed, NamedMutantRunner
+from killmatrix.mutation.result_cache import CACHE_DIR_NAME, ResultCache
+from killmatrix.rendering import terminal
+from killmatrix.rendering.html_pages import KILL_MATRIX_NAME, write_report_pages
+from killmatrix.rendering.kill_matrix import kill_matrix_json
+from killmatrix.rendering.progress import phase_progress
+from killmatrix.rendering.report_tables import print_report, report_markdown
+from killmatrix.rendering.stryker import stryker_report
+from killmatrix.rendering.terminal import write_json, write_text
 
 DEFAULT_SUITE = ["properties", "adversarial"]
 
@@ -60,7 +61,7 @@ def report(
     root: Annotated[Path, typer.Option(help="The project tree to report on.", hidden=True)] = ROOT,
 ) -> None:
     """Every named mutant and every mutmut mutant against the suite, killed or not, and by which test."""
-    console = render.console(json_path, stryker_path, markdown_path)
+    console = terminal.console(json_path, stryker_path, markdown_path)
     phases: dict[str, float] = {}
     try:
         catalog = {m.id: m for m in load_catalog(root / "mutation_config")}
@@ -68,7 +69,7 @@ def report(
         settings = mutmut_settings(root)
     except (ValueError, OSError) as exc:
         raise fail("report", str(exc)) from None
-    if render.is_stdout(html_path):
+    if terminal.is_stdout(html_path):
         raise fail("report", f"--html needs a file: {KILL_MATRIX_NAME} is written beside it")
     unknown = sorted(set(only or ()) - set(catalog))
     if unknown:

@@ -1,0 +1,1 @@
+"""Outside code: adapters to the contract, the confined worker, `check` runs and their verdicts, submissions."""

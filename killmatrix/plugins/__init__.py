@@ -1,0 +1,1 @@
+"""The pytest side: plugins loaded into the suite's child processes, the Hypothesis profiles, the child runner."""

@@ -1,0 +1,140 @@
+"""A pytest plugin (`-p killmatrix.plugins.own_mutant_plugin`) that runs the collected tests against many mutants
+of the user's implementation file in one sandboxed pytest child, one fork per mutant.
+
+Collection (importing numpy, the user's module, their tests) happens once; each mutant then runs in
+a forked process that executes the mutant's source as the module's code and binds its functions and
+classes wherever the originals were bound (killmatrix/plugins/transplant_plugin.py `rebind`), runs the tests
+and stops at the first failure. A fork that hangs is killed at its deadline (a timeout counts as
+caught, as in mutmut); one that crashes or exits takes only itself down. First the unmutated code
+runs every test: a test that fails there cannot kill anything and is left out of the mutant runs.
+The whole child is confined by the sandbox like any run of outside code; this plugin adds no
+permission, it only writes its result files to the folder it is given.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from _pytest.runner import runtestprotocol
+
+from killmatrix.plugins.transplant_plugin import rebind, user_module
+
+BASELINE_FILE = "baseline.json"
+POLL_S = 0.02
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("killmatrix own mutants")
+    group.addoption("--own-mutants", default=None, help="a JSON list of {id, source} mutants of --own-file")
+    group.addoption("--own-file", default=None, help="the staged implementation file the mutants replace")
+    group.addoption("--own-results", default=None, help="the folder to write one result file per mutant")
+    group.addoption("--own-timeout", type=float, default=60.0, help="seconds per mutant, after the baseline")
+
+
+def _failure_reason(reports) -> str:
+    for report in reports:
+        if report.failed:
+            text = str(report.longrepr or "").strip().splitlines()
+            lines = [line for line in text if line.startswith("E ")] or text[-1:]
+            return (lines[0][1:].strip() if lines and lines[0].startswith("E ") else (lines or [""])[0])[:300]
+    return ""
+
+
+def _run_items(items, *, stop_at_first: bool) -> dict[str, str]:
+    """nodeid -> failure reason of every failing item (the first only, with `stop_at_first`)."""
+    failing = {}
+    for item in items:
+        reports = runtestprotocol(item, nextitem=None, log=False)
+        if any(r.failed for r in reports):
+            failing[item.nodeid] = _failure_reason(reports) or "failed"
+            if stop_at_first:
+                break
+    return failing
+
+
+def _own_objects(module) -> dict[str, object]:
+    """The functions and classes the module itself defines: what a mutant redefines."""
+    return {name: value for name, value in vars(module).items()
+            if (inspect.isfunction(value) or inspect.isclass(value)) and getattr(value, "__module__", None)
+            == module.__name__}
+
+
+def _install(module, source: str) -> None:
+    """Execute `source` as the module's code in a fresh namespace and bind its definitions everywhere."""
+    namespace = {"__name__": module.__name__, "__file__": module.__file__, "__builtins__": __builtins__}
+    exec(compile(source, module.__file__, "exec"), namespace)
+    for name, original in _own_objects(module).items():
+        new = namespace.get(name)
+        if new is not None and new is not original:
+            rebind(original, new)
+
+
+def _in_fork(target, result_path: Path, timeout_s: float) -> dict:
+    """Run `target()` (which returns a JSON-able dict) in a forked child; its dict, or what became of it."""
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 0
+        try:
+            record = target()
+            result_path.write_text(json.dumps(record))
+        except BaseException as exc:  # noqa: BLE001 (the user's code may raise anything, SystemExit included)
+            result_path.write_text(json.dumps({"status": "killed", "killed_by": "<module load>",
+                                               "detail": f"{type(exc).__name__}: {exc}"[:300]}))
+        finally:
+            os._exit(code)
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() - start > timeout_s:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return {"status": "timeout", "killed_by": "", "detail": f"no end within {timeout_s:.0f} s"}
+        time.sleep(POLL_S)
+    if result_path.exists():
+        return json.loads(result_path.read_text())
+    how = f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"exit {os.WEXITSTATUS(status)}"
+    return {"status": "killed", "killed_by": "", "detail": f"the test process ended ({how})"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):
+    config = session.config
+    manifest = config.getoption("own_mutants")
+    if not manifest or session.testsfailed:  # a collection error: let pytest report it
+        return None
+    out = Path(config.getoption("own_results"))
+    module = user_module(Path(config.getoption("own_file")))
+    items = list(session.items)
+
+    def baseline() -> dict:
+        return {"tests": [i.nodeid for i in items], "failing": _run_items(items, stop_at_first=False)}
+
+    start = time.monotonic()
+    base = _in_fork(baseline, out / BASELINE_FILE, timeout_s=config.getoption("own_timeout") * 10)
+    if "tests" not in base:
+        (out / BASELINE_FILE).write_text(json.dumps({"error": base.get("detail", "the baseline did not finish")}))
+        return True
+    limit = max(10.0, 5 * (time.monotonic() - start)) + config.getoption("own_timeout")
+    passing = [i for i in items if i.nodeid not in base["failing"]]
+    for index, mutant in enumerate(json.loads(Path(manifest).read_text())):
+        source = Path(mutant["source"]).read_text(encoding="utf-8")
+
+        def run_mutant(source=source) -> dict:
+            _install(module, source)
+            failing = _run_items(passing, stop_at_first=True)
+            if failing:
+                nodeid, reason = next(iter(failing.items()))
+                return {"status": "killed", "killed_by": nodeid, "detail": reason}
+            return {"status": "survived", "killed_by": "", "detail": ""}
+
+        record = _in_fork(run_mutant, out / f"{index}.json", limit)
+        (out / f"{index}.json").write_text(json.dumps({**record, "id": mutant["id"]}))
+    return True

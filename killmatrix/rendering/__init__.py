@@ -1,0 +1,1 @@
+"""What people read: terminal tables, progress, HTML pages, the kill matrix, Stryker JSON."""

@@ -1,0 +1,1 @@
+"""Limits and kernel confinement for child processes, and the write guard."""
