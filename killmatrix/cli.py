@@ -11,7 +11,7 @@ app = typer.Typer(
 )
 
 # Each command module registers itself on `app` (one job per module).
-COMMAND_MODULES = ("audit", "check", "grade", "list", "report")
+COMMAND_MODULES = ("audit", "check", "docs", "grade", "list", "report")
 
 
 def _register() -> None:

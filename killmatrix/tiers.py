@@ -50,6 +50,11 @@ def extension(feature: str) -> Tier:
 
 correctness, hardening, performance = Tier(CORRECTNESS), Tier(HARDENING), Tier(PERFORMANCE)
 
+# A test that cannot fail for a target, because the checker itself supplied what it checks (e.g. the
+# score of a `(tokens, logprob)` pair), skips with a reason that starts with this; its verdict is then
+# `not_applicable` whatever its tier: never a pass, never a miss (killmatrix/outside/verdicts.py).
+NOT_APPLICABLE_PREFIX = "not applicable: "
+
 # Every suite file (a module with tests taking `flash_impl`, `flash_bwd_impl` or `beam_impl`) and the
 # tier of its tests unless OVERRIDES says otherwise.
 FILE_DEFAULTS: dict[str, Tier] = {

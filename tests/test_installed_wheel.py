@@ -67,9 +67,21 @@ def _check(killmatrix: Path, submission: str, cwd: Path) -> tuple[int, dict]:
 def test_installed_wheel_does_not_import_the_checkout(installed_killmatrix, tmp_path):
     """Catches a test that silently exercises the repository instead of the wheel."""
     python = installed_killmatrix.parent / "python"
-    where = subprocess.run([str(python), "-c", "import killmatrix, properties; print(killmatrix.__file__); "
-                            "print(properties.__file__)"], cwd=tmp_path, capture_output=True, text=True, check=True)
+    program = "from killmatrix.layout import PACKAGE_DIR, SUITE_ROOT; print(PACKAGE_DIR); print(SUITE_ROOT)"
+    where = subprocess.run([str(python), "-c", program], cwd=tmp_path, capture_output=True, text=True, check=True)
+    package, suite = where.stdout.split()
     assert str(ROOT) not in where.stdout, where.stdout
+    assert suite == str(Path(package) / "suite"), where.stdout
+
+
+@pytest.mark.parametrize("name", ["impl", "properties", "adversarial", "mutation_config"])
+def test_installed_wheel_has_no_top_level_suite_package(installed_killmatrix, tmp_path, name):
+    """Catches a wheel that installs `impl` (or another suite folder) as a top-level package of site-packages,
+    where it would collide with any other project's `impl`."""
+    python = installed_killmatrix.parent / "python"
+    found = subprocess.run([str(python), "-c", f"import importlib.util; print(importlib.util.find_spec({name!r}))"],
+                           cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "None", found.stdout
 
 
 @pytest.mark.parametrize(("submission", "exit_code", "verdict"), [

@@ -78,7 +78,8 @@ def test_collection_marks_tiers_and_refuses_an_untiered_property():
                    fixturenames=["flash_impl"], markers=[])
     helper = _Item(nodeid="tests/test_tiers.py::test_x", fixturenames=["tmp_path"], markers=[])
     root_conftest.pytest_collection_modifyitems([tiered, helper])
-    assert [(m.name, m.args) for m in tiered.markers] == [("flash", ()), ("tier", ("correctness", None))]
+    assert [(m.name, m.args) for m in tiered.markers] == [("flash", ()), ("implementation", ()),
+                                                          ("tier", ("correctness", None))]
     assert helper.markers == []
     stray = _Item(nodeid="adversarial/test_new_things.py::test_x", fixturenames=["beam_impl"], markers=[])
     with pytest.raises(pytest.UsageError, match="test_new_things.py::test_x has no tier"):

@@ -164,8 +164,8 @@ def check_part(staged: Staged, target: OwnTarget, adapter: Path | None, isolatio
 
 def own_part(staged: Staged, target: OwnTarget, adapter: Path | None, failing_properties: set[str], *, jobs: int,
              isolation: bool, progress: Callable[[str, int | None, int], None] | None,
-             timings: dict[str, float], with_triage: bool = True,
-             triage_budget_s: float | None = None, silent: tuple[str, ...] = ()) -> tuple[dict, dict, list]:
+             timings: dict[str, float], with_triage: bool = True, triage_budget_s: float | None = None,
+             silent: tuple[str, ...] = (), cache: ResultCache | None = None) -> tuple[dict, dict, list]:
     """(the own-mutant summary, tests left out, every test collected)."""
     mutants = make_mutants(staged.impl, target.func)
     if progress:
@@ -183,7 +183,7 @@ def own_part(staged: Staged, target: OwnTarget, adapter: Path | None, failing_pr
     if not with_triage:
         return {**summary, "untriaged": [{"id": m.id, "diff": m.diff} for m in missed]}, excluded, list(verdict.tests)
     real, both, left = triage(staged, missed, target.algorithm, target.func, adapter, failing_properties, jobs=jobs,
-                              isolation=isolation, budget_s=triage_budget_s,
+                              isolation=isolation, budget_s=triage_budget_s, cache=cache,
                               on_done=(lambda n: progress("", None, n)) if progress else None)
     timings["own: the suite on their misses"] = time.monotonic() - start - timings["own: their tests"]
     summary.update(missed_real=real, survive_both=both)
@@ -254,7 +254,8 @@ def audit_own(
         if "own" in parts:
             result["own"], own_excluded, result["tests"] = own_part(
                 staged, target, adapter, failing_properties, jobs=jobs, isolation=isolation, progress=progress,
-                timings=timings, with_triage="triage" in parts, triage_budget_s=triage_budget_s, silent=silent)
+                timings=timings, with_triage="triage" in parts, triage_budget_s=triage_budget_s, silent=silent,
+                cache=cache)
             excluded.update(own_excluded)
         if "named" in parts:
             start = time.monotonic()

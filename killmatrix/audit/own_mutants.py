@@ -8,18 +8,22 @@ mutant of a test is not a bug of the implementation.
 
 (a) The user's tests run against every mutant in one sandboxed pytest child per lane, a fork per
     mutant (killmatrix/plugins/own_mutant_plugin.py).
-(b) Every mutant those tests miss runs through `check`'s machinery (target_run.run_suite_against)
-    with a `-k` selection of fast correctness properties (the registry's `fast_properties`): a miss that fails a
-    property the unmutated code passes is a real bug the tests let through; one that passes them
-    all likely changes nothing (mutation tools cannot tell; here the suite is the oracle).
+(b) Every mutant those tests miss runs through `check`'s machinery (its scratch copy of the suite, its
+    plugins, sandbox, watchdog and verdicts) with a `-k` selection of fast correctness properties (the
+    registry's `fast_properties`), all of a lane's mutants in ONE pytest child (the plugin's `--own-triage`
+    mode): a miss that fails a property the unmutated code passes is a real bug the tests let through; one
+    that passes them all likely changes nothing (mutation tools cannot tell; here the suite is the oracle).
+    Each verdict is cached by the content of the mutant, the files beside it and the suite.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
+import hashlib
 import json
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,10 +34,13 @@ from unittest import mock
 
 from killmatrix.algorithms import BY_NAME
 from killmatrix.audit.own_tests import Staged, pytest_base_args
+from killmatrix.mutation.catalog import ROOT
 from killmatrix.mutation.named_runner import child_env
-from killmatrix.outside.check_run import LoadError, RunSettings, run_suite_against
+from killmatrix.mutation.result_cache import RUN_INPUTS, ResultCache, inputs_digest
+from killmatrix.outside.check_run import EXPLICIT_FAILURE, PLUGINS, SUITE_DIRS, RunSettings, _death_outcome, _Scratch
 from killmatrix.outside.verdicts import CORRECTNESS, property_verdicts
-from killmatrix.plugins.pytest_runner import run_pytest
+from killmatrix.plugins.profiles import SHRINK_PROFILE
+from killmatrix.plugins.pytest_runner import read_outcomes, run_pytest
 from killmatrix.sandbox.limits import GiB, Limits
 
 
@@ -49,6 +56,8 @@ def _fast_args(algorithm: str) -> list[str] | None:
     return ["-k", fast_selection(algorithm)] if BY_NAME[algorithm].fast_properties else None
 
 
+# Besides RUN_INPUTS, what a triage verdict depends on: the check machinery it runs the suite with.
+TRIAGE_INPUTS = ("killmatrix/outside", "killmatrix/audit/own_mutants.py")
 ORACLE_SETTINGS = RunSettings(per_test_timeout_s=20.0, slow_test_timeout_s=40.0, budget_s=120.0,
                               memory_bytes=3 * GiB)
 
@@ -224,48 +233,188 @@ def split_detail(detail: str) -> tuple[str, str]:
     return message.strip(), example.strip()
 
 
+def _triage_key(suite: str, staged: Staged, mutant: OwnMutant, func: str, adapter: Path | None) -> str:
+    """What a mutant's triage depends on: the suite and its machinery (`suite`), the mutant's file, the staged
+    files beside it (what it may import) and the adapter."""
+    digest = hashlib.sha256(f"{suite}\0{func}\0{mutant.source}".encode())
+    for file in sorted(p for p in staged.root.iterdir() if p.is_file() and p != staged.impl):
+        digest.update(f"\0{file.name}\0".encode() + file.read_bytes())
+    if adapter is not None:
+        digest.update(b"\0adapter\0" + Path(adapter).read_bytes())
+    return digest.hexdigest()
+
+
+def _lane_child(scratch, algorithm: str, manifest: Path, out: Path, settings: RunSettings, deadline: float | None,
+                selection: list[str], profile: str = "mutation"):
+    """One sandboxed pytest child running `selection` of the suite against each mutant of `manifest` not done."""
+    remaining = sum(not (out / f"{i}.done").exists() for i in range(len(json.loads(manifest.read_text()))))
+    left = settings.budget_s * max(1, remaining) if deadline is None else max(0.0, deadline - time.time())
+    limits = Limits(timeout_s=left + settings.budget_s, memory_bytes=settings.memory_bytes, writable=scratch.writable,
+                    file_bytes=settings.output_bytes)
+    args = [*PLUGINS, "-p", "killmatrix.plugins.own_mutant_plugin", "-m", algorithm, "--show-capture=no",
+            "--tb=short", f"--own-triage={manifest}", f"--own-results={out}",
+            f"--own-target-env={BY_NAME[algorithm].env}", *([f"--own-deadline={deadline}"] if deadline else []),
+            *selection]
+    return run_pytest(args, cwd=scratch.root, env=scratch.env, limits=limits, profile=profile)
+
+
+def _triage_lane(staged: Staged, chunk: list[OwnMutant], algorithm: str, func: str, adapter: Path | None,
+                 settings: RunSettings, deadline: float | None,
+                 on_done: Callable[[int], None] | None = None) -> dict[str, dict | None]:
+    """Mutant id -> {correctness property: detail} of each it fails (None: not triaged), from one sandboxed
+    pytest child that runs the fast properties against every mutant of `chunk` in turn (a fresh child goes on
+    with the rest when one dies in a mutant: that mutant's running test gets the death as its outcome)."""
+    scratch = _Scratch(algorithm, "", settings, ROOT)
+    try:
+        folders = scratch.root / "own-mutants"
+        out = scratch.root / "own-results"
+        out.mkdir()
+        manifest = []
+        for index, mutant in enumerate(chunk):
+            folder = folders / f"m{index}"
+            folder.mkdir(parents=True)
+            for file in staged.root.iterdir():
+                if file.is_file():
+                    shutil.copy2(file, folder / file.name)
+            (folder / staged.impl.name).write_text(mutant.source, encoding="utf-8")
+            manifest.append({"id": mutant.id, "location": contract_target(folder, staged.impl.name, func, adapter)})
+        (scratch.root / "own-triage.json").write_text(json.dumps(manifest))
+        suite = [d for d in SUITE_DIRS if (scratch.root / d).is_dir()]
+        selection = [*(_fast_args(algorithm) or []), *suite]
+        outcomes: dict[int, dict] = {}
+        with _DoneCounter(out, len(chunk), on_done):
+            _run_until_done(scratch, chunk, algorithm, out, outcomes, settings, deadline, selection)
+        for index in range(len(chunk)):
+            if index not in outcomes and (out / f"{index}.done").exists():
+                outcomes[index], _, _ = read_outcomes(out / f"{index}.jsonl")
+        _shrink_explicit_examples(scratch, algorithm, outcomes, out, settings, deadline)
+        return {mutant.id: failing_correctness(property_verdicts(outcomes[i], [])) if i in outcomes else None
+                for i, mutant in enumerate(chunk)}
+    finally:
+        scratch.cleanup()
+
+
+def _run_until_done(scratch, chunk: list[OwnMutant], algorithm: str, out: Path, outcomes: dict[int, dict],
+                    settings: RunSettings, deadline: float | None, selection: list[str]) -> None:
+    """Children on the lane's mutants until each is done or the deadline passed; the outcomes of a mutant a
+    child died in go to `outcomes`, its running test's outcome the death."""
+    while True:
+        pending = [i for i in range(len(chunk)) if not (out / f"{i}.done").exists()]
+        if not pending or (deadline is not None and time.time() > deadline):
+            break
+        watchdog_before = scratch.watchdog.stat().st_size if scratch.watchdog.exists() else 0
+        run = _lane_child(scratch, algorithm, scratch.root / "own-triage.json", out, settings, deadline, selection)
+        cut = next((i for i in pending if (out / f"{i}.jsonl").exists() and not (out / f"{i}.done").exists()),
+                   None)
+        if cut is None:
+            break  # nothing started (collection or start-up broke, or the deadline passed): no verdict
+        found, running, _ = read_outcomes(out / f"{cut}.jsonl")
+        if running is not None:
+            found[running] = _death_outcome(running, run.child, scratch.watchdog_fired(watchdog_before), settings)
+            (out / f"{cut}.jsonl").write_text("")  # judged from `found`, kept out of the reading below
+            outcomes[cut] = found
+        (out / f"{cut}.done").write_text("")
+
+
+def _shrink_explicit_examples(scratch, algorithm: str, outcomes: dict[int, dict], out: Path,
+                              settings: RunSettings, deadline: float | None) -> None:
+    """As `check` does (check_run._search_smaller_inputs): a property whose only failure was an explicit
+    @example reports that example unshrunk; re-run those properties on those mutants once, explicit examples
+    off (profile `shrink_search`), and keep a smaller failing input found there."""
+    explicit = {i: [n for n, o in found.items() if o.outcome == "failed" and o.falsifying.startswith(EXPLICIT_FAILURE)]
+                for i, found in outcomes.items()}
+    explicit = {i: nodeids for i, nodeids in explicit.items() if nodeids}
+    if not explicit or (deadline is not None and time.time() > deadline):
+        return
+    manifest = json.loads((scratch.root / "own-triage.json").read_text())
+    again = out.parent / "own-shrink"
+    again.mkdir()
+    order = sorted(explicit)
+    (again / "manifest.json").write_text(json.dumps([manifest[i] for i in order]))
+    nodeids = sorted({n for ns in explicit.values() for n in ns})
+    _lane_child(scratch, algorithm, again / "manifest.json", again, settings, None, nodeids,
+                profile=SHRINK_PROFILE)
+    for position, index in enumerate(order):
+        found, _, _ = read_outcomes(again / f"{position}.jsonl")
+        for nodeid in explicit[index]:
+            better = found.get(nodeid)
+            if better is not None and better.outcome == "failed" and better.falsifying \
+                    and not better.falsifying.startswith(EXPLICIT_FAILURE):
+                outcomes[index][nodeid] = better
+
+
+class _DoneCounter:
+    """Calls `on_done(n)` as a lane's child marks mutants done (`N.done` files), from a polling thread."""
+
+    def __init__(self, out: Path, total: int, on_done: Callable[[int], None] | None):
+        self.out, self.total, self.on_done, self.told = out, total, on_done, 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _tell(self, count: int) -> None:
+        if self.on_done is not None and count > self.told:
+            self.on_done(count - self.told)
+        self.told = max(self.told, count)
+
+    def _poll(self) -> None:
+        while not self.stop.wait(0.5):
+            self._tell(len(list(self.out.glob("*.done"))))
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+        self._tell(self.total)  # the ones never started count too: the bar ends with the phase
+
+
 def triage(staged: Staged, mutants: list[OwnMutant], algorithm: str, func: str, adapter: Path | None,
            already_failing: set[str], *, jobs: int, isolation: bool, budget_s: float | None = None,
-           on_done: Callable[[int], None] | None = None) -> tuple[list[dict], list[dict], list[dict]]:
+           on_done: Callable[[int], None] | None = None,
+           cache: ResultCache | None = None) -> tuple[list[dict], list[dict], list[dict]]:
     """(missed_real, survive_both, untriaged) of the mutants the user's tests missed, judged by the fast
-    properties; a mutant not started within `budget_s` seconds stays untriaged (each costs a `check` run)."""
+    properties. All of a lane's mutants run in one sandboxed pytest child (`jobs` lanes side by side); a
+    mutant not started within `budget_s` seconds stays untriaged; verdicts are cached by content."""
     settings = replace(ORACLE_SETTINGS, isolation=isolation)
-    work = staged.root.parent / f"{staged.root.name}-triage"
-    shutil.rmtree(work, ignore_errors=True)
-    deadline = None if budget_s is None else time.monotonic() + budget_s
+    deadline = None if budget_s is None else time.time() + budget_s
+    cache = cache or ResultCache(None)
+    suite = inputs_digest(ROOT, [*RUN_INPUTS, *TRIAGE_INPUTS], "own-triage", algorithm, fast_selection(algorithm))
+    keys = {m.id: _triage_key(suite, staged, m, func, adapter) for m in mutants}
+    failing: dict[str, dict | None] = {}
+    for mutant in mutants:
+        hit = cache.get("own_triage", keys[mutant.id])
+        if hit is not None:
+            failing[mutant.id] = hit["failing"]
+            if on_done is not None:
+                on_done(1)
+    todo = [m for m in mutants if m.id not in failing]
+    lanes = [chunk for chunk in (todo[i::jobs] for i in range(jobs)) if chunk]
 
-    def judge(mutant: OwnMutant) -> tuple[str, dict]:
-        if deadline is not None and time.monotonic() > deadline:
-            if on_done is not None:
-                on_done(1)
-            return "untriaged", {"id": mutant.id, "diff": mutant.diff}
-        folder = work / mutant.id
-        shutil.copytree(staged.root, folder)
-        (folder / staged.impl.name).write_text(mutant.source, encoding="utf-8")
-        target = contract_target(folder, staged.impl.name, func, adapter)
-        try:
-            run = run_suite_against(algorithm, target, settings, selection=_fast_args(algorithm))
-            failing = failing_correctness(property_verdicts(run.outcomes, run.write_attempts, run.selected))
-        except LoadError as exc:
-            failing = {"<load>": f"the mutant does not load: {exc}"}
-        finally:
-            if on_done is not None:
-                on_done(1)
-        if any(name.startswith("<") and name != "<load>" for name in failing):
-            # The suite run itself broke (start-up, collection): no verdict on the mutant either way.
-            return "untriaged", {"id": mutant.id, "diff": mutant.diff}
-        new = {name: d for name, d in failing.items() if name not in already_failing}
+    def judge(chunk: list[OwnMutant]) -> dict[str, dict | None]:
+        return _triage_lane(staged, chunk, algorithm, func, adapter, settings, deadline, on_done)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        judged = list(pool.map(judge, lanes))
+    for verdicts in judged:
+        for mutant_id, found in verdicts.items():
+            failing[mutant_id] = found
+            if found is not None and not any(name.startswith("<") for name in found):
+                cache.put("own_triage", keys[mutant_id], {"failing": found})
+    real, both, left = [], [], []
+    for mutant in mutants:
+        found = failing[mutant.id]
+        if found is None or any(name.startswith("<") and name != "<load>" for name in found):
+            # Not started in time, or the suite run itself broke (start-up, collection): no verdict either way.
+            left.append({"id": mutant.id, "diff": mutant.diff})
+            continue
+        new = {name: d for name, d in found.items() if name not in already_failing}
         if not new:
-            return "survive_both", {"id": mutant.id, "diff": mutant.diff}
+            both.append({"id": mutant.id, "diff": mutant.diff})
+            continue
         name, detail = next(iter(new.items()))
         message, example = split_detail(detail)
-        return "missed_real", {"id": mutant.id, "diff": mutant.diff, "property": name,
-                               "input": example or message, "message": message}
-
-    try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            judged = list(pool.map(judge, mutants))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return tuple([r for kind, r in judged if kind == wanted] for wanted in ("missed_real", "survive_both", "untriaged"))
-
+        real.append({"id": mutant.id, "diff": mutant.diff, "property": name, "input": example or message,
+                     "message": message})
+    return real, both, left

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 
 from killmatrix.algorithms import ALGORITHM_CHOICES, parse_algorithm
+from killmatrix.execution.executors import EXECUTORS, Executor, ExecutorError, make_executor
 from killmatrix.sandbox.confinement import ConfinementError
 from killmatrix.sandbox.limits import isolation_for
 
@@ -61,3 +64,29 @@ def isolation(command: str, no_isolation: bool) -> bool:
 def html_option(what: str):
     """`--html PATH`: `what` as a page that opens in a browser with no network (killmatrix/rendering/html_pages.py)."""
     return typer.Option("--html", help=f"Also write {what} as a self-contained HTML page here.")
+
+
+ExecutorOption = Annotated[str, typer.Option(
+    "--executor", metavar="|".join(EXECUTORS),
+    help="Where the fan-out runs: local (--jobs threads here, each with its sandboxed child) or dask (--scheduler).",
+)]
+SchedulerOption = Annotated[str | None, typer.Option(
+    "--scheduler", metavar="ADDRESS",
+    help="With --executor dask: the scheduler (tcp://HOST:8786), or 'local' for a LocalCluster of --jobs workers.",
+)]
+SchedulerTimeout = Annotated[float, typer.Option(
+    "--scheduler-timeout", min=0.1, help="Seconds to wait for the dask scheduler before giving up.",
+)]
+
+
+@contextmanager
+def executor_for(command: str, name: str, scheduler: str | None, jobs: int, timeout_s: float = 10.0
+                 ) -> Iterator[Executor]:
+    """The executor the options name (killmatrix/execution/executors.py), closed afterwards; an unreachable
+    scheduler or options that do not fit together end the command with one line and exit 2."""
+    try:
+        executor = make_executor(name, scheduler, jobs, timeout_s)
+    except ExecutorError as exc:
+        raise fail(command, str(exc)) from None
+    with executor:
+        yield executor

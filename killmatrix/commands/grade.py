@@ -8,14 +8,23 @@ hardening score; the JSON also keeps every property and a passed/total cell per 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from killmatrix.algorithms import algorithm_label
-from killmatrix.commands.arguments import NoIsolation, html_option, isolation, output_option
+from killmatrix.commands.arguments import (
+    ExecutorOption,
+    NoIsolation,
+    SchedulerOption,
+    SchedulerTimeout,
+    executor_for,
+    html_option,
+    isolation,
+    output_option,
+)
 from killmatrix.commands.check import (
     JsonPath,
     MemoryGb,
@@ -25,6 +34,7 @@ from killmatrix.commands.check import (
     judge,
     settings_from_options,
 )
+from killmatrix.execution.executors import Executor, Folder, relocate
 from killmatrix.outside.check_run import LoadError, RunSettings
 from killmatrix.outside.submissions import Submission, discover
 from killmatrix.outside.verdicts import judge_verdicts, selects_no_correctness
@@ -60,6 +70,40 @@ def grade_row(submission: Submission, settings: RunSettings, selection: list[str
             "properties": [v.to_json() for v in verdicts]}
 
 
+@dataclass(frozen=True)
+class GradeTask:
+    """One submission's grading, its folder carried along (as an archive to a worker without this filesystem)."""
+
+    submission: Submission
+    folder: Folder
+    settings: RunSettings
+    selection: tuple[str, ...] | None
+
+
+def submission_folder(submission: Submission, directory: Path) -> Path:
+    """The folder that travels with a submission: its subfolder, or the file's own folder if it lives elsewhere."""
+    folder = (Path(directory) / submission.name).resolve()
+    return folder if submission.path.is_relative_to(folder) else submission.path.parent
+
+
+def grade_task(task: GradeTask) -> dict:
+    """grade_row wherever the task runs, the row naming the submission's paths as the submitting machine does."""
+    selection = list(task.selection) if task.selection is not None else None
+    with task.folder.opened() as here:
+        if str(here) == task.folder.origin:
+            return grade_row(task.submission, task.settings, selection)
+        moved = replace(task.submission, path=here / task.submission.path.relative_to(task.folder.origin))
+        return relocate(grade_row(moved, task.settings, selection), {str(here): task.folder.origin})
+
+
+def grade_all(submissions: list[Submission], directory: Path, settings: RunSettings, executor: Executor,
+              selection: list[str] | None = None, on_row=None) -> list[dict]:
+    """Every submission's row, in the order given, graded on `executor`."""
+    tasks = [GradeTask(s, executor.folder(submission_folder(s, directory)), settings,
+                       tuple(selection) if selection is not None else None) for s in submissions]
+    return executor.map(grade_task, tasks, on_result=on_row)
+
+
 def by_algorithm(rows: list[dict]) -> dict[str, list[dict]]:
     """The rows of each algorithm, in the order given."""
     out: dict[str, list[dict]] = {}
@@ -80,6 +124,9 @@ def grade(
     budget: Annotated[float, typer.Option("--budget", help="Wall-clock seconds for each submission.")] = 120.0,
     memory_gb: MemoryGb = 3.0,
     no_isolation: NoIsolation = False,
+    executor_name: ExecutorOption = "local",
+    scheduler: SchedulerOption = None,
+    scheduler_timeout: SchedulerTimeout = 10.0,
 ) -> None:
     """Grade every submission in DIR: one row per submission with its verdict and tier summaries."""
     console = terminal.console(json_path, markdown_path, html_path)
@@ -90,17 +137,11 @@ def grade(
         typer.echo(f"killmatrix grade: {exc}", err=True)
         raise typer.Exit(2) from None
     start = time.monotonic()
-    rows: dict[tuple[str, str], dict] = {}
-    with phase_progress("grading", len(submissions)) as progress:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            selection = ["-k", keyword] if keyword else None
-            futures = {pool.submit(grade_row, s, settings, selection): s for s in submissions}
-            for future in as_completed(futures):
-                row = future.result()
-                rows[(row["algorithm"], row["name"])] = row
-                label = algorithm_label(row["algorithm"])
-                progress.update(advance=1, detail=f"{label}/{row['name']}: {row['verdict']}")
-    ordered = [rows[(s.algorithm, s.name)] for s in submissions]
+    with executor_for("grade", executor_name, scheduler, jobs, scheduler_timeout) as executor, \
+            phase_progress("grading", len(submissions)) as progress:
+        selection = ["-k", keyword] if keyword else None
+        ordered = grade_all(submissions, directory, settings, executor, selection, on_row=lambda row: progress.update(
+            advance=1, detail=f"{algorithm_label(row['algorithm'])}/{row['name']}: {row['verdict']}"))
     tables = by_algorithm(ordered)
     empty = {r["algorithm"]: bool(r["properties"]) for r in ordered if r["selected_nothing"]}
     if empty:

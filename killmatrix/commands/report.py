@@ -27,6 +27,7 @@ from killmatrix.mutation.mutmut_runner import MutmutFailed, MutmutRunner, algori
 from killmatrix.mutation.named_runner import BaselineFailed, NamedMutantRunner
 from killmatrix.mutation.result_cache import CACHE_DIR_NAME, ResultCache
 from killmatrix.rendering import terminal
+from killmatrix.rendering.generated_docs import run_stamp
 from killmatrix.rendering.html_pages import KILL_MATRIX_NAME, write_report_pages
 from killmatrix.rendering.kill_matrix import kill_matrix_json
 from killmatrix.rendering.progress import phase_progress
@@ -78,6 +79,7 @@ def report(
                 if (not only or m.id in only) and (algorithm is None or m.algorithm == algorithm)]
     suite = list(settings.get("pytest_add_cli_args_test_selection", DEFAULT_SUITE))
     cache = ResultCache(None if no_cache else root / CACHE_DIR_NAME)
+    run = run_stamp(root, "report")  # the inputs as this run reads them, for the pages `killmatrix docs` writes
     runner = NamedMutantRunner(suite, root=root, jobs=jobs, cache=cache)
 
     baseline_algorithms = sorted({m.algorithm for m in selected if not m.equivalent})
@@ -109,7 +111,7 @@ def report(
         mutmut, stale = apply_ledger(mutmut, ledger)
 
     with _phase(phases, "report", console):
-        document = report_json(named, catalog, mutmut, phases)
+        document = {**report_json(named, catalog, mutmut, phases), "run": run}
         if json_path is not None:
             write_json(json_path, document)
         if not no_cache:  # what `killmatrix list` shows as each test's kills
@@ -120,7 +122,7 @@ def report(
         if html_path is not None:
             write_report_pages(html_path, document, stryker, kill_matrix_json(named, catalog, root))
         if markdown_path is not None:
-            write_text(markdown_path, report_markdown(named, catalog, mutmut))
+            write_text(markdown_path, report_markdown(document, catalog))
     # The slowest tests of the full suite say what a whole run costs: nothing to do with a run of --only.
     baselines = [] if only else list(runner.baselines.values())
     print_report(console, named, catalog, mutmut, stale, baselines, phases)

@@ -15,20 +15,23 @@ from killmatrix.mutation.mutmut_runner import MutmutMutant, MutmutReport
 from killmatrix.mutation.named_runner import MutantResult
 from killmatrix.plugins.pytest_runner import without_parameters
 
-MUTMUT_COUNTED = ("killed", "survived", "equivalent", "timeout", "error")
+MUTMUT_COUNTED = ("killed", "survived", "equivalent", "accepted", "timeout", "error")
 
 
 def apply_ledger(
     report: MutmutReport, ledger: dict[tuple[str, str, str], EquivalentEntry]
 ) -> tuple[MutmutReport, list[EquivalentEntry]]:
-    """Survivors found in the ledger become `equivalent`; also returns the entries that matched nothing."""
+    """Survivors found in the ledger take its class (`equivalent` or `accepted`); also returns the entries
+    that matched nothing."""
     used: set[tuple[str, str, str]] = set()
     mutants = []
     for mutant in report.mutants:
         key = (mutant.file, mutant.function, normalize_diff(mutant.diff))
         if mutant.status == "survived" and key in ledger:
             used.add(key)
-            mutant = replace(mutant, status="equivalent", detail=ledger[key].reason)
+            entry = ledger[key]
+            detail = f"{entry.reason} (decided by {entry.decided_by})" if entry.decided_by else entry.reason
+            mutant = replace(mutant, status=entry.kind, detail=detail)
         mutants.append(mutant)
     return report.with_mutants(mutants), [e for k, e in ledger.items() if k not in used]
 
@@ -40,9 +43,10 @@ def mutmut_totals(report: MutmutReport) -> dict[str, int]:
 
 
 def mutmut_score(report: MutmutReport) -> float:
-    """Detected (killed or timed out) over the mutants that can be detected (equivalent ones left out)."""
+    """Detected (killed or timed out) over the mutants the suite is asked to detect: equivalent ones
+    (nothing to detect) and accepted ones (a difference the contract permits) are counted apart."""
     totals = mutmut_totals(report)
-    judged = totals["total"] - totals["equivalent"]
+    judged = totals["total"] - totals["equivalent"] - totals["accepted"]
     return 100.0 * (totals["killed"] + totals["timeout"]) / judged if judged else 100.0
 
 
@@ -85,6 +89,10 @@ def report_json(
         "equivalent_mutmut": [
             {"name": m.name, "file": m.file, "function": m.function, "diff": m.diff, "reason": m.detail}
             for m in (mutmut.mutants if mutmut else ()) if m.status == "equivalent"
+        ],
+        "accepted_mutmut": [
+            {"name": m.name, "file": m.file, "function": m.function, "diff": m.diff, "reason": m.detail}
+            for m in (mutmut.mutants if mutmut else ()) if m.status == "accepted"
         ],
         "phases": {name: round(seconds, 1) for name, seconds in phases.items()},
         "passed": passes(named, mutmut),

@@ -1,8 +1,15 @@
-"""The ledger of equivalent mutmut mutants: `mutation_config/equivalent.toml`.
+"""The ledger of mutmut survivors that are not bugs: `mutation_config/equivalent.toml`.
 
 mutmut renumbers its mutants whenever the code changes, so an entry is keyed by what the mutant
 does: the file, the function and the changed lines of its diff (line numbers, context and
-whitespace dropped). Every entry carries the argument for its equivalence.
+whitespace dropped). Every entry is one of two classes, and carries its argument:
+
+- `equivalent`: no input can tell it from the reference: not the output, not the cost (tile pairs,
+  allocations, model rows), not the precision. The reason says why.
+- `accepted`: a real difference the contract permits (only time changes, below what a cost property
+  resolves; a default the suite never relies on). The reason says what changes, and `decided_by`
+  names the property or measurement that would decide it. The report counts these apart and never
+  calls them equivalent.
 
 ```toml
 [[equivalent]]
@@ -12,6 +19,7 @@ diff = '''
 -    m = np.full(n, -np.inf)
 +    m = np.full(n, -np.inf, dtype=None)
 '''
+class = "equivalent"                # or "accepted", with decided_by = "what would decide it"
 reason = "why no input can tell the two apart"
 ```
 """
@@ -37,12 +45,18 @@ def normalize_diff(diff: str) -> str:
     return "\n".join(changed)
 
 
+EQUIVALENT, ACCEPTED = "equivalent", "accepted"
+CLASSES = (EQUIVALENT, ACCEPTED)
+
+
 @dataclass(frozen=True)
 class EquivalentEntry:
     file: str
     function: str
     diff: str  # normalized
     reason: str
+    kind: str = EQUIVALENT  # the TOML's `class`: equivalent | accepted
+    decided_by: str = ""  # for an accepted entry: the property or measurement that would decide it
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -60,7 +74,14 @@ def load_ledger(path: Path = LEDGER_PATH) -> dict[tuple[str, str, str], Equivale
         missing = [k for k in ("file", "function", "diff", "reason") if not str(raw.get(k, "")).strip()]
         if missing:
             raise ValueError(f"{Path(path).name}: entry {index} lacks {', '.join(missing)}")
-        entry = EquivalentEntry(raw["file"], raw["function"], normalize_diff(raw["diff"]), raw["reason"].strip())
+        kind = raw.get("class", EQUIVALENT)
+        if kind not in CLASSES:
+            raise ValueError(f"{Path(path).name}: entry {index} has class {kind!r}; must be one of {CLASSES}")
+        decided_by = str(raw.get("decided_by", "")).strip()
+        if kind == ACCEPTED and not decided_by:
+            raise ValueError(f"{Path(path).name}: entry {index} is accepted without decided_by")
+        entry = EquivalentEntry(raw["file"], raw["function"], normalize_diff(raw["diff"]), raw["reason"].strip(),
+                                kind, decided_by)
         if not entry.diff:
             raise ValueError(f"{Path(path).name}: entry {index} has no '-'/'+' line in its diff")
         if entry.key in ledger:

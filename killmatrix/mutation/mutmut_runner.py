@@ -20,7 +20,6 @@ import tempfile
 import time
 import tomllib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from mutmut.stats import status_by_exit_code
 from mutmut.utils.format_utils import mangled_name_from_mutant_name, orig_function_and_class_names_from_key
 
 from killmatrix.algorithms import ALGORITHM_NAMES, ALGORITHMS
+from killmatrix.execution.executors import Executor, LocalExecutor, relocate
 from killmatrix.mutation.catalog import ROOT
 from killmatrix.mutation.named_runner import TIMEOUT_FACTOR, TIMEOUT_FLOOR_S, child_env, classify
 from killmatrix.mutation.result_cache import RUN_INPUTS, ResultCache, inputs_digest
@@ -58,7 +58,7 @@ class MutmutMutant:
     file: str
     function: str  # Class.method for methods
     mutmut_status: str  # what mutmut said
-    status: str  # killed | survived | timeout | error, after the re-run; `equivalent` once the ledger is applied
+    status: str  # killed | survived | timeout | error after the re-run; the ledger: equivalent | accepted
     diff: str
     killed_by: tuple[str, ...] = ()
     detail: str = ""
@@ -133,6 +133,30 @@ def _plain_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "MUTANT_UNDER_TEST"}
 
 
+@dataclass(frozen=True)
+class RecheckTask:
+    """One survivor's re-run, everything it depends on named (an executor may run it on another machine)."""
+
+    mutant: MutmutMutant
+    args: tuple[str, ...]
+    limits: Limits
+    jobs: int
+    tree: str  # mutmut's generated tree, as this machine knows it
+
+
+def recheck_task(task: RecheckTask, tree: Path) -> MutmutMutant:
+    """Re-run one survivor in `tree` (mutmut's tree, here or unpacked on a worker) through MUTANT_UNDER_TEST."""
+    mutant = task.mutant
+    run = run_pytest(list(task.args), cwd=tree, env={**child_env(tree, task.jobs), "MUTANT_UNDER_TEST": mutant.name},
+                     limits=task.limits, profile=PROFILE)
+    if run.child.returncode == 5 and not run.outcomes:
+        # Every test of the suite was among those mutmut ran, and all of them passed.
+        return replace(mutant, status="survived", detail="mutmut already ran every test of the suite")
+    status, killed_by, detail = classify(run)
+    return relocate(replace(mutant, status=status, killed_by=killed_by, detail=detail),
+                    {str(tree): task.tree} if str(tree) != task.tree else {})
+
+
 class MutmutRunner:
     def __init__(
         self,
@@ -142,16 +166,18 @@ class MutmutRunner:
         cache: ResultCache | None = None,
         suite_seconds: dict[str, float] | None = None,
         only_files: list[str] | None = None,
+        executor: Executor | None = None,
     ):
         self.root = Path(root)
         self.only_files = sorted(only_files) if only_files else None
         self.jobs = jobs
+        self.executor = executor or LocalExecutor(jobs)
         self.cache = cache or ResultCache(None)
         self.settings = mutmut_settings(self.root)
         self.test_paths = list(self.settings.get("pytest_add_cli_args_test_selection", []))
         self.suite_seconds = suite_seconds or {}
 
-    def _recheck(self, work: Path, mutant: MutmutMutant, already_run: list[str]) -> MutmutMutant:
+    def _recheck_task(self, work: Path, mutant: MutmutMutant, already_run: list[str]) -> RecheckTask:
         algorithm = algorithm_of(mutant.file)
         tree = work / "mutants"
         known = [self.suite_seconds[a] for a in ([algorithm] if algorithm else self.suite_seconds)
@@ -160,13 +186,7 @@ class MutmutRunner:
         # Shared code (a toy model) gets every algorithm's suite.
         args = ["-m", algorithm or " or ".join(ALGORITHM_NAMES), *self.test_paths]
         args += [arg for test in already_run for arg in ("--deselect", test)]
-        run = run_pytest(args, cwd=tree, env={**child_env(tree, self.jobs), "MUTANT_UNDER_TEST": mutant.name},
-                         limits=limits, profile=PROFILE)
-        if run.child.returncode == 5 and not run.outcomes:
-            # Every test of the suite was among those mutmut ran, and all of them passed.
-            return replace(mutant, status="survived", detail="mutmut already ran every test of the suite")
-        status, killed_by, detail = classify(run)
-        return replace(mutant, status=status, killed_by=killed_by, detail=detail)
+        return RecheckTask(mutant, tuple(args), limits, self.jobs, str(tree))
 
     def _run_mutmut(self, work: Path) -> None:
         # mutmut hands each mutant its tests as a set: a fixed hash seed fixes their order, and with it the time.
@@ -208,15 +228,17 @@ class MutmutRunner:
                 on_progress("re-running mutmut survivors", 0, len(suspects))
             rechecked: dict[str, MutmutMutant] = {}
             tests_by_function = read_test_map(work)
-            with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-                futures = [pool.submit(self._recheck, work, m,
-                                       tests_by_function.get(mangled_name_from_mutant_name(m.name), []))
-                           for m in suspects]
-                for done, future in enumerate(as_completed(futures), start=1):
-                    result = future.result()
-                    rechecked[result.name] = result
-                    if on_progress:
-                        on_progress("re-running mutmut survivors", done, len(suspects))
+            tasks = [self._recheck_task(work, m, tests_by_function.get(mangled_name_from_mutant_name(m.name), []))
+                     for m in suspects]
+
+            def arrived(result: MutmutMutant) -> None:
+                rechecked[result.name] = result
+                if on_progress:
+                    on_progress("re-running mutmut survivors", len(rechecked), len(suspects))
+
+            # mutmut's own run above stays on this machine (it is one process with its own children); the
+            # re-runs fan out, its generated tree travelling to the executor's workers.
+            self.executor.map(recheck_task, tasks, shared=(work / "mutants",), on_result=arrived)
         mutants = [rechecked.get(m.name, m) for m in mutants]
         report = MutmutReport(tuple(mutants), time.monotonic() - start)
         if not any(m.status == "timeout" for m in rechecked.values()):  # a re-run timeout may be load: retry next time

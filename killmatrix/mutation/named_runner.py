@@ -13,11 +13,11 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from killmatrix.algorithms import ALGORITHMS, algorithm_label
+from killmatrix.execution.executors import Executor, LocalExecutor, relocate
 from killmatrix.mutation.catalog import ROOT, NamedMutant
 from killmatrix.mutation.result_cache import RUN_INPUTS, ResultCache, inputs_digest
 from killmatrix.mutation.tree_copy import copy_tree
@@ -101,6 +101,51 @@ def classify(run: PytestRun) -> tuple[str, tuple[str, ...], str]:
     return "error", (), f"pytest {child.describe}: {(child.stderr or child.stdout)[-500:].strip()}"
 
 
+def run_in_copy(root: Path, algorithm: str, mutant: NamedMutant | None, test_args: Sequence[str], *, limits: Limits,
+                profile: str, jobs: int, isolation: bool) -> PytestRun | str:
+    """The suite's run in a fresh copy of `root`, with `mutant` applied; a message if the mutant does not apply."""
+    with tempfile.TemporaryDirectory(prefix="killmatrix-mutant-") as scratch:
+        copy_root = copy_tree(root, Path(scratch) / "tree")
+        if mutant is not None:
+            try:
+                mutant.apply_to_tree(copy_root)
+            except (ValueError, OSError) as exc:
+                return f"the edit no longer applies: {exc}"
+        env = child_env(copy_root, jobs)
+        if isolation:
+            (Path(scratch) / "tmp").mkdir()
+            env["TMPDIR"] = str(Path(scratch) / "tmp")
+            limits = replace(limits, writable=(scratch,))
+        return run_pytest(suite_args(algorithm, test_args), cwd=copy_root, env=env, limits=limits, profile=profile)
+
+
+@dataclass(frozen=True)
+class MutantTask:
+    """One named mutant's run, everything it depends on named (an executor may run it on another machine)."""
+
+    mutant: NamedMutant
+    test_args: tuple[str, ...]
+    limits: Limits
+    profile: str
+    jobs: int
+    isolation: bool
+    shipped: tuple[str, ...] = ()  # folders outside the tree that `test_args` name, as this machine knows them
+
+
+def run_mutant_task(task: MutantTask, root: Path, *shipped: Path) -> MutantResult:
+    """Run one mutant against a copy of `root`; `shipped`: where `task.shipped` are where this runs."""
+    there = {str(here): origin for origin, here in zip(task.shipped, shipped, strict=True) if str(here) != origin}
+    mutant = task.mutant
+    start = time.monotonic()
+    run = run_in_copy(root, mutant.algorithm, mutant, relocate(list(task.test_args), {v: k for k, v in there.items()}),
+                      limits=task.limits, profile=task.profile, jobs=task.jobs, isolation=task.isolation)
+    duration = time.monotonic() - start
+    if isinstance(run, str):
+        return MutantResult(mutant.id, mutant.algorithm, "error", duration=duration, detail=run)
+    status, killed_by, detail = classify(run)
+    return relocate(MutantResult(mutant.id, mutant.algorithm, status, killed_by, duration, detail), there)
+
+
 class NamedMutantRunner:
     """Runs one suite (`test_args`) against the reference and against named mutants of `root`."""
 
@@ -114,6 +159,8 @@ class NamedMutantRunner:
         profile: str = "kill",
         limits: Limits | None = None,
         isolation: bool = False,
+        executor: Executor | None = None,
+        shipped: Sequence[Path] = (),
     ):
         if jobs < 1:
             raise ValueError(f"jobs must be a positive int, got {jobs!r}")
@@ -124,31 +171,15 @@ class NamedMutantRunner:
         self.profile = profile
         self.limits = limits
         self.isolation = isolation  # confine each run to its copy (killmatrix/sandbox/confinement.py): outside tests
+        self.executor = executor or LocalExecutor(jobs)
+        self.shipped = tuple(str(p) for p in shipped)  # folders outside `root` the test args name (staged tests)
         self.baselines: dict[str, Baseline] = {}
         # Computed once: the inputs do not change during a run (only copies are written).
         self._inputs = inputs_digest(self.root, [*RUN_INPUTS, *self.test_args], profile, repr(self.test_args))
 
     def _run_in_copy(self, algorithm: str, mutant: NamedMutant | None, limits: Limits) -> PytestRun | str:
-        """The suite's run in a fresh copy, with `mutant` applied; a message if the mutant does not apply."""
-        with tempfile.TemporaryDirectory(prefix="killmatrix-mutant-") as scratch:
-            copy_root = copy_tree(self.root, Path(scratch) / "tree")
-            if mutant is not None:
-                try:
-                    mutant.apply_to_tree(copy_root)
-                except (ValueError, OSError) as exc:
-                    return f"the edit no longer applies: {exc}"
-            env = child_env(copy_root, self.jobs)
-            if self.isolation:
-                (Path(scratch) / "tmp").mkdir()
-                env["TMPDIR"] = str(Path(scratch) / "tmp")
-                limits = replace(limits, writable=(scratch,))
-            return run_pytest(
-                suite_args(algorithm, self.test_args),
-                cwd=copy_root,
-                env=env,
-                limits=limits,
-                profile=self.profile,
-            )
+        return run_in_copy(self.root, algorithm, mutant, self.test_args, limits=limits, profile=self.profile,
+                           jobs=self.jobs, isolation=self.isolation)
 
     def baseline(self, algorithm: str) -> Baseline:
         """Run the unmutated suite once; BaselineFailed if it is not green."""
@@ -177,40 +208,58 @@ class NamedMutantRunner:
         edits = repr([(e.find, e.replace) for e in mutant.edits])
         return inputs_digest(self.root, [], self._inputs, "named", mutant.algorithm, mutant.file, edits)
 
-    def run_one(self, mutant: NamedMutant) -> MutantResult:
-        if mutant.equivalent:
-            return MutantResult(mutant.id, mutant.algorithm, "equivalent", detail=mutant.reason)
-        key = self._mutant_key(mutant)
-        record = self.cache.get("named", key)
-        if record is not None:
-            return MutantResult.from_json({**record, "cached": True})
+    def _task(self, mutant: NamedMutant) -> MutantTask:
         baseline = self.baseline(mutant.algorithm)
         limits = self.limits or Limits(timeout_s=TIMEOUT_FLOOR_S + TIMEOUT_FACTOR * baseline.duration)
-        start = time.monotonic()
-        run = self._run_in_copy(mutant.algorithm, mutant, limits)
-        duration = time.monotonic() - start
-        if isinstance(run, str):
-            result = MutantResult(mutant.id, mutant.algorithm, "error", duration=duration, detail=run)
-        else:
-            status, killed_by, detail = classify(run)
-            result = MutantResult(mutant.id, mutant.algorithm, status, killed_by, duration, detail)
+        return MutantTask(mutant, tuple(self.test_args), limits, self.profile, self.jobs, self.isolation, self.shipped)
+
+    def _known(self, mutant: NamedMutant) -> MutantResult | None:
+        """The result without a run: an equivalent mutant, or one in the cache."""
+        if mutant.equivalent:
+            return MutantResult(mutant.id, mutant.algorithm, "equivalent", detail=mutant.reason)
+        record = self.cache.get("named", self._mutant_key(mutant))
+        return None if record is None else MutantResult.from_json({**record, "cached": True})
+
+    def _store(self, result: MutantResult, mutant: NamedMutant) -> None:
         if result.status != "timeout":  # a timeout depends on the machine's load: try again next time
-            self.cache.put("named", key, result.to_json())
+            self.cache.put("named", self._mutant_key(mutant), result.to_json())
+
+    def run_one(self, mutant: NamedMutant) -> MutantResult:
+        known = self._known(mutant)
+        if known is not None:
+            return known
+        result = run_mutant_task(self._task(mutant), self.root, *map(Path, self.shipped))
+        self._store(result, mutant)
         return result
 
     def run(
         self, mutants: Iterable[NamedMutant], on_progress: Callable[[MutantResult], None] | None = None
     ) -> list[MutantResult]:
+        """Every mutant's result: the cache's where it has one, else a run on the executor, merged into the cache
+        as it comes back (so a warm rerun starts no task anywhere)."""
         mutants = list(mutants)
         for algorithm in sorted({m.algorithm for m in mutants if not m.equivalent}):
             self.baseline(algorithm)
         results: dict[str, MutantResult] = {}
-        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-            for future in as_completed([pool.submit(self.run_one, m) for m in mutants]):
-                result = future.result()
-                results[result.id] = result
-                if on_progress is not None:
-                    on_progress(result)
+        todo: list[NamedMutant] = []
+        for mutant in mutants:
+            known = self._known(mutant)
+            if known is None:
+                todo.append(mutant)
+                continue
+            results[mutant.id] = known
+            if on_progress is not None:
+                on_progress(known)
+        by_id = {m.id: m for m in todo}
+
+        def arrived(result: MutantResult) -> None:
+            self._store(result, by_id[result.id])
+            results[result.id] = result
+            if on_progress is not None:
+                on_progress(result)
+
+        self.executor.map(run_mutant_task, [self._task(m) for m in todo], shared=(self.root, *map(Path, self.shipped)),
+                          on_result=arrived)
         return [results[m.id] for m in mutants]
 
 
@@ -225,12 +274,16 @@ def run_named_mutants(
     profile: str = "kill",
     limits: Limits | None = None,
     isolation: bool = False,
+    executor: Executor | None = None,
+    shipped: Sequence[Path] = (),
 ) -> list[MutantResult]:
     """Run `test_args` against every mutant; BaselineFailed if the unmutated suite fails.
 
     Each algorithm's tests are selected with `-m <algorithm>` among `test_args`. `limits=None` sets
     the timeout from the baseline's duration. `isolation`: confine every run to its copy (outside tests).
+    `executor`: where the mutants run (default: `jobs` local threads); `shipped`: folders outside `root` that
+    `test_args` name, which travel with the tree to an executor's workers.
     """
     runner = NamedMutantRunner(test_args, root=root, jobs=jobs, cache=cache, profile=profile, limits=limits,
-                               isolation=isolation)
+                               isolation=isolation, executor=executor, shipped=shipped)
     return runner.run(mutants, on_progress)

@@ -18,15 +18,16 @@ import importlib.util
 import inspect
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 import numpy as np
 import pytest
 
 from killmatrix.algorithms import BY_NAME
+from killmatrix.tiers import NOT_APPLICABLE_PREFIX
 
 if TYPE_CHECKING:
     from properties.beam_hypothesis import Hyp
@@ -287,6 +288,16 @@ class FlashBwdTarget(_OptionalFeatureTarget):
         return self._as_gradients(self._call(Q, K, V, O, dO, lse, tile_size, causal=causal, options=options))
 
 
+def not_applicable(reason: str) -> NoReturn:
+    """End a test that cannot fail for this target; `check` reports it `not_applicable` (killmatrix/tiers.py)."""
+    pytest.skip(NOT_APPLICABLE_PREFIX + reason)
+
+
+def _is_pair(raw: Any) -> bool:
+    """A `(tokens, logprob)` hypothesis: its score and finished flag are the checker's, not the target's."""
+    return isinstance(raw, tuple | list) and len(raw) == 2
+
+
 def _as_hyp(raw: Any, eos_token_id: int, alpha: float) -> Hyp:
     # The suite's type, imported where the suite runs (the pytest child), never in the parent process.
     from properties.beam_hypothesis import Hyp
@@ -294,7 +305,7 @@ def _as_hyp(raw: Any, eos_token_id: int, alpha: float) -> Hyp:
     if isinstance(raw, dict):
         return Hyp(tuple(int(t) for t in raw["tokens"]), float(raw["logprob"]), float(raw["score"]),
                    bool(raw["finished"]))
-    if isinstance(raw, tuple | list) and len(raw) == 2:
+    if _is_pair(raw):
         tokens = tuple(int(t) for t in raw[0])
         logprob = float(raw[1])
         length = max(len(tokens), 1)
@@ -309,11 +320,16 @@ class BeamTarget:
     fn: Callable
     name: str
     is_reference: bool = False
+    # Hyp fields computed here rather than returned by the target (pairs carry no score or finished
+    # flag): a property about one of them holds by construction, so it is not applicable.
+    derived: set[str] = field(default_factory=set)
 
     def __call__(
         self, model, prompts, beam_width, max_new_tokens, eos_token_id, alpha=0.6
     ) -> list[list[Hyp]]:
         raw = self.fn(model, prompts, beam_width, max_new_tokens, eos_token_id, alpha=alpha)
+        if any(_is_pair(h) for per_prompt in raw for h in per_prompt):
+            self.derived |= {"score", "finished"}
         return [[_as_hyp(h, eos_token_id, alpha) for h in per_prompt] for per_prompt in raw]
 
 

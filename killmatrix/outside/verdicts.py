@@ -20,11 +20,21 @@ from pathlib import PurePosixPath
 
 from killmatrix.algorithms import ALGORITHMS
 from killmatrix.plugins.pytest_runner import TestOutcome
-from killmatrix.tiers import CORRECTNESS, EXTENSION, HARDENING, PERFORMANCE, TIERS, Tier, UntieredTest, tier_of
+from killmatrix.tiers import (
+    CORRECTNESS,
+    EXTENSION,
+    HARDENING,
+    NOT_APPLICABLE_PREFIX,
+    PERFORMANCE,
+    TIERS,
+    Tier,
+    UntieredTest,
+    tier_of,
+)
 
 STATUSES = ("passed", "failed", "error", "timeout", "skipped", "unsupported", "not_applicable")
 # Which status a property gets when its cases disagree: the most alarming one present.
-_SEVERITY = ("timeout", "error", "failed", "passed", "skipped")
+_SEVERITY = ("timeout", "error", "failed", "passed", "skipped", "not_applicable")
 # What a property whose every case skipped is, by tier: a correctness skip stays `skipped` (a fail).
 _ALL_SKIPPED = {EXTENSION: "unsupported", HARDENING: "not_applicable", PERFORMANCE: "not_applicable"}
 _BROKEN = ("failed", "error", "timeout")
@@ -168,7 +178,11 @@ def _case_verdict(outcome: TestOutcome, refused: list[str]) -> tuple[str, str]:
         return "failed", f"{message} | smallest failing input: {example}" if example else message
     if outcome.outcome == "error":
         return "error", _assertion_message(text) or text[-300:]
-    return outcome.outcome, text.strip().split("\n", 1)[0]  # a skip's reason, without Hypothesis's notes
+    reason = text.strip().split("\n", 1)[0]  # a skip's reason, without Hypothesis's notes
+    if outcome.outcome == "skipped" and reason.startswith(NOT_APPLICABLE_PREFIX):
+        # The checker itself supplied what the test checks (adapters.not_applicable): no pass, no miss.
+        return "not_applicable", reason.removeprefix(NOT_APPLICABLE_PREFIX)
+    return outcome.outcome, reason
 
 
 def _case_label(nodeid: str) -> str:
@@ -211,7 +225,7 @@ def _fold(name: str, cases: list[tuple[str, str, str]], figures: dict | None = N
     tier = tier or tier_of_property(name)
     statuses = {status for status, _, _ in cases}
     status = next(s for s in _SEVERITY if s in statuses)
-    if status in ("passed", "skipped"):
+    if status in ("passed", "skipped", "not_applicable"):
         detail = next((d for s, d, _ in cases if s == status and d), "")
         if status == "passed" and "skipped" in statuses:
             detail = f"some cases skipped: {next(d for s, d, _ in cases if s == 'skipped')}"
@@ -222,7 +236,7 @@ def _fold(name: str, cases: list[tuple[str, str, str]], figures: dict | None = N
         label, detail = bad[0]
         if len(cases) > 1:
             detail = f"{len(bad)} of {len(cases)} cases, first {label}: {detail}"
-    ran = [s for s, _, _ in cases if s != "skipped"]
+    ran = [s for s, _, _ in cases if s not in ("skipped", "not_applicable")]
     counts = (sum(s == "passed" for s in ran), len(ran))
     return PropertyVerdict(name, status, detail[:DETAIL_CHARS], tier.name, tier.feature, counts, dict(figures or {}))
 
@@ -266,7 +280,8 @@ def extension_support(verdicts: list[PropertyVerdict]) -> dict[str, str]:
 def judge_verdicts(verdicts: list[PropertyVerdict]) -> Judgement:
     """The run's verdict: correctness alone decides, a broken supported extension fails it too."""
     by_tier = {tier: [v for v in verdicts if v.tier == tier] for tier in TIERS}
-    correctness = by_tier[CORRECTNESS]
+    # A correctness property that cannot fail for this target's result shape is neither a pass nor a miss.
+    correctness = [v for v in by_tier[CORRECTNESS] if v.status != "not_applicable"]
     passed = sum(v.status == "passed" for v in correctness)
     hardening = tuple(map(sum, zip(*(v.cases for v in by_tier[HARDENING]), strict=True))) or (0, 0)
     figures = {}

@@ -1,6 +1,14 @@
 """A pytest plugin (`-p killmatrix.plugins.own_mutant_plugin`) that runs the collected tests against many mutants
 of the user's implementation file in one sandboxed pytest child, one fork per mutant.
 
+With `--own-triage MANIFEST` it runs the other side instead: the suite's collected properties (a `check`
+child's, killmatrix/outside/check_run.py) against each mutant in turn, in the same child: collection,
+imports and the oracles are paid once, not once per mutant. Before each mutant the target variable
+(`--own-target-env`) names the mutant's file and every outcome goes to that mutant's own outcomes file
+(`N.jsonl`, read by pytest_runner.read_outcomes); the last test of a mutant tears the session fixtures
+down, so the next mutant's first test builds a fresh target and the previous one's worker is ended.
+`N.done` marks a finished mutant: a child that dies in one is restarted by the parent on the rest.
+
 Collection (importing numpy, the user's module, their tests) happens once; each mutant then runs in
 a forked process that executes the mutant's source as the module's code and binds its functions and
 classes wherever the originals were bound (killmatrix/plugins/transplant_plugin.py `rebind`), runs the tests
@@ -23,6 +31,7 @@ from pathlib import Path
 import pytest
 from _pytest.runner import runtestprotocol
 
+from killmatrix.plugins.outcomes_plugin import OUTCOMES_ENV
 from killmatrix.plugins.transplant_plugin import rebind, user_module
 
 BASELINE_FILE = "baseline.json"
@@ -35,6 +44,10 @@ def pytest_addoption(parser):
     group.addoption("--own-file", default=None, help="the staged implementation file the mutants replace")
     group.addoption("--own-results", default=None, help="the folder to write one result file per mutant")
     group.addoption("--own-timeout", type=float, default=60.0, help="seconds per mutant, after the baseline")
+    group.addoption("--own-triage", default=None, help="a JSON list of {id, location}: run the suite against each")
+    group.addoption("--own-target-env", default=None, help="with --own-triage: the variable naming the target")
+    group.addoption("--own-deadline", type=float, default=None,
+                    help="with --own-triage: start no mutant after this time (seconds since the epoch)")
 
 
 def _failure_reason(reports) -> str:
@@ -104,9 +117,40 @@ def _in_fork(target, result_path: Path, timeout_s: float) -> dict:
     return {"status": "killed", "killed_by": "", "detail": f"the test process ended ({how})"}
 
 
+def _triage_loop(session) -> bool:
+    from killmatrix.outside import remote_target
+
+    config = session.config
+    out = Path(config.getoption("own_results"))
+    variable = config.getoption("own_target_env")
+    deadline = config.getoption("own_deadline")
+    items = list(session.items)
+    collected = json.dumps({"event": "collected", "nodeids": [item.nodeid for item in items]})
+    for index, mutant in enumerate(json.loads(Path(config.getoption("own_triage")).read_text())):
+        if (out / f"{index}.done").exists():
+            continue
+        if deadline is not None and time.time() > deadline:
+            break
+        outcomes = out / f"{index}.jsonl"
+        outcomes.write_text(collected + "\n")
+        os.environ[variable] = mutant["location"]
+        os.environ[OUTCOMES_ENV] = str(outcomes)
+        for position, item in enumerate(items):
+            # nextitem=None after the mutant's last test: the session fixtures (the target) are torn down.
+            nextitem = items[position + 1] if position + 1 < len(items) else None
+            item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+        for function in list(remote_target._live):
+            function.close()
+        remote_target._live.clear()
+        (out / f"{index}.done").write_text("")
+    return True
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session):
     config = session.config
+    if config.getoption("own_triage") and not session.testsfailed:
+        return _triage_loop(session)
     manifest = config.getoption("own_mutants")
     if not manifest or session.testsfailed:  # a collection error: let pytest report it
         return None

@@ -157,8 +157,11 @@ def _equivalent_list(stryker: dict) -> str:
         items.append(f'<li class="equivalent"><b>{_text(m["mutatorName"])}</b> '
                      f'<code>{_text(path)}:{m["location"]["start"]["line"]}</code> {what}'
                      f'<div>why: {_text(m.get("statusReason", ""))}</div></li>')
-    return (f'<details id="equivalent"><summary>Equivalent mutants (<span data-count="equivalent">{len(ignored)}'
-            f"</span>): shown as Ignored, with why no test can kill them</summary><ol>{''.join(items)}</ol></details>")
+    accepted = sum(m.get("statusReason", "").startswith("accepted: ") for _, m in ignored)
+    return (f'<details id="equivalent"><summary>Equivalent and accepted mutants (<span data-count="equivalent">'
+            f"{len(ignored) - accepted}</span> equivalent, <span data-count=\"accepted\">{accepted}</span> accepted):"
+            " shown as Ignored, with why no test can kill them or why the contract permits the difference"
+            f"</summary><ol>{''.join(items)}</ol></details>")
 
 
 def report_page(report: dict, stryker: dict, *, kill_matrix_href: str = KILL_MATRIX_NAME) -> str:

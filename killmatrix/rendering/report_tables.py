@@ -144,26 +144,52 @@ def print_report(
     console.print(phases_table(phases))
 
 
-def report_markdown(
-    named: Sequence[MutantResult], catalog: dict[str, NamedMutant], mutmut: MutmutReport | None
-) -> str:
-    """The kill matrix, the mutmut score and every equivalent mutant with its reason, for the README."""
-    judged = [r for r in named if r.status != "equivalent"]
-    lines = [f"Named mutants killed: {sum(r.status == 'killed' for r in judged)}/{len(judged)}.", "",
+def named_mutants_markdown(records: Sequence[dict], catalog: dict[str, NamedMutant]) -> list[str]:
+    """Named-mutant records (`report --json`'s "mutants") as a count line and a table: bug, status, killing tests."""
+    judged = [r for r in records if r["status"] != "equivalent"]
+    lines = [f"Named mutants killed: {sum(r['status'] == 'killed' for r in judged)}/{len(judged)}.", "",
              "| named mutant | bug | status | killing tests |", "| --- | --- | --- | --- |"]
-    for r in named:
-        killers = ", ".join(f"`{t.split('::', 1)[-1]}`" for t in r.killed_by) or r.detail.replace("\n", " ")
-        lines.append(f"| `{r.id}` | {catalog[r.id].bug} | {r.status} | {killers} |")
-    if mutmut is not None:
-        totals = mutmut_totals(mutmut)
-        lines += ["", f"mutmut over `impl/`: score {mutmut_score(mutmut):.1f}% "
-                  f"({', '.join(f'{v} {k}' for k, v in totals.items())})."]
-    equivalent = [(f"`{r.id}`", r.detail) for r in named if r.status == "equivalent"]
-    equivalent += [(f"`{m.function}` in `{m.file}`: `{_changed(m.diff)}`", m.detail)
-                   for m in (mutmut.mutants if mutmut else ()) if m.status == "equivalent"]
+    for r in records:
+        killers = ", ".join(f"`{t.split('::', 1)[-1]}`" for t in r["killed_by"]) or _cell(r["detail"])
+        bug = catalog[r["id"]].bug if r["id"] in catalog else "(not in the catalog)"
+        lines.append(f"| `{r['id']}` | {_cell(bug)} | {r['status']} | {killers} |")
+    return lines
+
+
+MUTMUT_LINE_ORDER = ("killed", "equivalent", "accepted", "survived", "timeout", "error", "total")
+
+
+def mutmut_score_line(totals: dict) -> str:
+    """`report --json`'s "mutmut" totals as one sentence, every count named (accepted too, when the ledger has it)."""
+    named = [k for k in MUTMUT_LINE_ORDER if k in totals] + \
+        [k for k in totals if k not in MUTMUT_LINE_ORDER and k != "score"]
+    counts = ", ".join(f"{totals[k]} {k}" for k in named)
+    return f"mutmut over `impl/`: score {totals['score']:.1f}% ({counts})."
+
+
+def ledger_item(entry: dict) -> str:
+    """One equivalent (or accepted) mutmut mutant of `report --json`'s "equivalent_mutmut": where, what, why."""
+    text = f"`{entry['function']}` in `{entry['file']}`: `{_changed(entry['diff'])}`: {entry['reason']}"
+    if entry.get("decided_by"):
+        text += f" (decided by {entry['decided_by']})"
+    return text
+
+
+def report_markdown(document: dict, catalog: dict[str, NamedMutant]) -> str:
+    """The kill matrix, the mutmut score and every equivalent mutant with its reason (`report --markdown`)."""
+    lines = named_mutants_markdown(document["mutants"], catalog)
+    if document.get("mutmut"):
+        lines += ["", mutmut_score_line(document["mutmut"])]
+    equivalent = [f"`{r['id']}`: {r['detail']}" for r in document["mutants"] if r["status"] == "equivalent"]
+    equivalent += [ledger_item(e) for e in document.get("equivalent_mutmut") or ()]
     if equivalent:
-        lines += ["", "Equivalent mutants:", ""] + [f"- {what}: {why}" for what, why in equivalent]
+        lines += ["", "Equivalent mutants:", ""] + [f"- {item}" for item in equivalent]
     return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Text made safe for one Markdown table cell."""
+    return text.replace("\n", " ").replace("|", "\\|")
 
 
 def _changed(diff: str) -> str:

@@ -20,7 +20,7 @@ from killmatrix.mutation.named_runner import MutantResult
 
 SCHEMA_PATH = Path(__file__).parents[1] / "schemas" / "mutation-testing-report-schema-3.8.4.json"
 STATUS = {"killed": "Killed", "survived": "Survived", "timeout": "Timeout", "error": "RuntimeError",
-          "equivalent": "Ignored"}
+          "equivalent": "Ignored", "accepted": "Ignored"}
 
 
 def _position(source: str, offset: int) -> dict[str, int]:
@@ -132,7 +132,10 @@ def stryker_report(
             "replacement": "\n".join(_changed_lines(mutant.diff, "+")),
             "location": mutmut_location(entry["source"], mutant),
             "status": STATUS[mutant.status],
-            "statusReason": mutant.detail or f"mutmut: {mutant.mutmut_status}",
+            # Both ledger classes are Ignored in the schema; the reason says which, so no reader takes an
+            # accepted difference for an equivalence.
+            "statusReason": (f"accepted: {mutant.detail}" if mutant.status == "accepted"
+                             else mutant.detail or f"mutmut: {mutant.mutmut_status}"),
             "killedBy": list(mutant.killed_by),
             "coveredBy": list(mutant.killed_by),
         })

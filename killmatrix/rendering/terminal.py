@@ -23,7 +23,7 @@ from killmatrix.outside.verdicts import CORRECTNESS, HARDENING, PERFORMANCE, TIE
 
 STATUS_STYLE = {
     "passed": "green", "failed": "bold red", "error": "bold magenta", "timeout": "yellow", "skipped": "dim",
-    "killed": "green", "survived": "bold red", "equivalent": "dim",
+    "killed": "green", "survived": "bold red", "equivalent": "dim", "accepted": "dim",
     "unsupported": "dim", "not_applicable": "dim",
 }
 
