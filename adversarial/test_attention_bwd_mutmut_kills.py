@@ -7,6 +7,7 @@ import inspect
 import numpy as np
 import pytest
 
+from properties.applicability import not_applicable
 from properties.attention_bwd_oracle import forward_saved, naive_attention_bwd
 from properties.float16_convention import check_float16_accumulation
 
@@ -58,3 +59,19 @@ def test_float16_inputs_accumulate_in_at_least_float32(flash_bwd_impl):
                                       "as a naive float16 backward, beyond float16 accuracy (allowed 4)")
 
     check_float16_accumulation(flash_bwd_impl, strict, within_float16_accuracy)
+
+
+def test_default_tile_size_is_128(flash_bwd_impl):
+    """(`tile_size=128` -> `129` in the signature.) CONTRACTS §2b gives the reference's `tile_size` a
+    default of 128, and the tiling decides the summation order: a call without a tile size is bit for
+    bit the call with 128, where 129 cuts 130 queries and keys elsewhere and moves the last bits.
+    docs/CONTRACT.md asks outside code for no default."""
+    if not flash_bwd_impl.is_reference:
+        not_applicable("the user contract fixes no default tile size")
+    rng = np.random.default_rng(5)
+    Q, K, V, dO = (rng.standard_normal((1, 2, 130, 8)) for _ in range(4))
+    O, lse = forward_saved(Q, K, V, causal=False)  # noqa: E741
+    by_default = flash_bwd_impl.fn(Q, K, V, O, dO, lse, causal=False)
+    explicit = flash_bwd_impl(Q, K, V, O, dO, lse, tile_size=128, causal=False)
+    for name, default_grad, grad in zip(("dQ", "dK", "dV"), by_default, explicit, strict=True):
+        assert np.array_equal(np.asarray(default_grad), np.asarray(grad)), f"{name} differs from the call with 128"

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from adversarial.rejections import rejects
+from properties.applicability import not_applicable
 from properties.attention_assertions import assert_matches_oracle
 from properties.attention_oracle import naive_attention
 from properties.attention_strategies import AttentionCase
@@ -99,3 +100,15 @@ def test_rows_that_see_no_key_get_lse_minus_inf_without_warnings(flash_impl):
         out, lse = flash_impl(Q, K, V, tile_size=2, causal=True, return_lse=True)
     assert np.all(out[:, :, :2] == 0.0)
     assert np.all(lse[:, :, :2] == -np.inf) and np.all(np.isfinite(lse[:, :, 2:]))
+
+
+def test_default_tile_size_is_128(flash_impl):
+    """(`tile_size=128` -> `129` in the signature.) CONTRACTS §2 gives the reference's `tile_size` a
+    default of 128, and the tiling is visible: the observer reports the query ranges (and the tiling
+    decides the summation order of every output). docs/CONTRACT.md asks outside code for no default."""
+    if not flash_impl.is_reference:
+        not_applicable("the user contract fixes no default tile size")
+    Q, K, V = _qkv(130, 130)
+    query_ranges = set()
+    flash_impl.fn(Q, K, V, causal=False, observer=lambda update: query_ranges.add(tuple(update.q_range)))
+    assert sorted(query_ranges) == [(0, 128), (128, 130)], f"query tiles {sorted(query_ranges)}, expected 128 rows each"

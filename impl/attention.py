@@ -84,7 +84,7 @@ def flash_attention_fwd(
         # KV tiles wholly to the right of the causal boundary are never visited.
         last_key = min(Nk, q_end + diagonal) if causal else Nk
         for k_start, k_end in tiles(last_key, kv_tile_size):
-            S = np.matmul(q, K[:, :, k_start:k_end].swapaxes(-1, -2), out=scores[:, :, :tq, :k_end - k_start])
+            S = np.matmul(q, K[:, :, k_start:k_end].swapaxes(2, 3), out=scores[:, :, :tq, :k_end - k_start])
             hidden = hidden_keys((q_start, q_end), (k_start, k_end), diagonal, causal, key_is_padding)
             if hidden is not None:
                 np.copyto(S, -np.inf, where=hidden)

@@ -4,7 +4,9 @@ The forward saved `O` and `lse = m + log(l)` per query row, so the probabilities
 (query tile, KV tile) block are recomputed exactly as `P = exp(S - lse)`, already normalized over
 the full row. The softmax Jacobian then collapses to `dS = P * (dP - D)` with
 `D = rowsum(dO * O)`, which equals `rowsum(P * dP)` over the *full* row, not over one tile.
-No buffer larger than one (query tile x KV tile) block of scores exists.
+The loop order is FlashAttention-2's: each KV tile is loaded once and walks the query tiles that can
+see it, accumulating its own dK and dV; dQ is accumulated across KV tiles. No buffer larger than one
+(query tile x KV tile) block of scores exists.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import math
 
 import numpy as np
 
-from impl.attention import FLOAT_DTYPES, checked_arguments, tiles
+from impl.attention import FLOAT_DTYPES, checked_arguments, hidden_keys, tiles
 
 
 def flash_attention_bwd(
@@ -31,49 +33,47 @@ def flash_attention_bwd(
     dO = _checked_like_queries("dO", dO, Q.shape)
     lse = _checked_lse(lse, Q.shape[:3])
 
-    acc_dtype = np.result_type(Q, K, V, np.float32)  # float16 inputs accumulate in float32
-    q, k, v, do = (np.asarray(x, dtype=acc_dtype) for x in (Q, K, V, dO))
-    # A row that sees no key has lse = -inf; +inf instead makes its P = exp(S - inf) = 0, not NaN.
-    lse = np.where(lse == -np.inf, np.inf, lse)[..., None]
-    # D once per full row, before any tiling: the per-tile rowsum(P * dP) would miss the other tiles.
-    D_rows = (do * O).sum(axis=3, keepdims=True)
+    # The inputs' common dtype, at least float32: float16 inputs accumulate in float32.
+    acc_dtype = np.result_type(Q, K, V, np.float32)
     scale = 1.0 / math.sqrt(D)
     # Bottom-right alignment: query i sees key j iff j <= i + diagonal.
     diagonal = Nk - Nq
-
-    dq, dk, dv = np.zeros_like(q), np.zeros_like(k), np.zeros_like(v)
+    # A row that sees no key has lse = -inf; +inf instead makes its P = exp(S - inf) = 0, not NaN.
+    lse = np.where(lse == -np.inf, np.inf, lse)
+    # D once per full row, before any KV tile: the per-tile rowsum(P * dP) would miss the other tiles.
+    D_rows = np.empty((B, H, Nq), acc_dtype)
     for q_start, q_end in tiles(Nq, tile_size):
-        q_t, do_t, dq_t = q[:, :, q_start:q_end], do[:, :, q_start:q_end], dq[:, :, q_start:q_end]
-        lse_t, D_t = lse[:, :, q_start:q_end], D_rows[:, :, q_start:q_end]
-        # KV tiles wholly to the right of the causal boundary get no gradient from this query tile.
-        last_key = min(Nk, q_end + diagonal) if causal else Nk
-        for k_start, k_end in tiles(last_key, kv_tile_size):
-            k_t, v_t = k[:, :, k_start:k_end], v[:, :, k_start:k_end]
-            S = q_t @ k_t.swapaxes(2, 3)
-            S *= scale
-            hidden = _hidden_keys((q_start, q_end), (k_start, k_end), diagonal, causal, key_is_padding)
+        D_rows[:, :, q_start:q_end] = np.sum(np.asarray(dO[:, :, q_start:q_end], acc_dtype) * O[:, :, q_start:q_end],
+                                             axis=-1)
+
+    dQ = np.zeros((B, H, Nq, D), acc_dtype)  # accumulated across KV tiles
+    dK, dV = np.empty(K.shape, K.dtype), np.empty(V.shape, V.dtype)
+    for k_start, k_end in tiles(Nk, kv_tile_size):
+        k, v = K[:, :, k_start:k_end], V[:, :, k_start:k_end]
+        dK_tile = np.zeros((B, H, k_end - k_start, D), acc_dtype)
+        dV_tile = np.zeros((B, H, k_end - k_start, D), acc_dtype)
+        # Query tiles wholly above the causal boundary see none of these keys: the first query that
+        # sees key k_start is k_start - diagonal, so the walk starts at the query tile holding it.
+        first_query = max(0, k_start - diagonal) if causal else 0
+        for q_start, q_end in tiles(Nq, tile_size, first=first_query - first_query % tile_size):
+            # The forward's scale placement, (Q * scale) K^T, so P matches its lse bit for bit.
+            q = np.multiply(Q[:, :, q_start:q_end], scale, dtype=acc_dtype)
+            dO_tile = np.asarray(dO[:, :, q_start:q_end], acc_dtype)
+            S = q @ k.swapaxes(2, 3)
+            hidden = hidden_keys((q_start, q_end), (k_start, k_end), diagonal, causal, key_is_padding)
             if hidden is not None:
                 np.copyto(S, -np.inf, where=hidden)
             # P from the saved lse, never from a running max: only lse normalizes over the full row.
-            S -= lse_t
-            P = np.exp(S, out=S)
-            dv[:, :, k_start:k_end] += P.swapaxes(2, 3) @ do_t
-            dP = do_t @ v_t.swapaxes(2, 3)
-            dP -= D_t
-            dS = np.multiply(P, dP, out=dP)
-            dq_t += scale * (dS @ k_t)
-            dk[:, :, k_start:k_end] += scale * (dS.swapaxes(2, 3) @ q_t)
-    return np.asarray(dq, dtype=Q.dtype), np.asarray(dk, dtype=K.dtype), np.asarray(dv, dtype=V.dtype)
-
-
-def _hidden_keys(q_range, k_range, diagonal: int, causal: bool, key_is_padding) -> np.ndarray | None:
-    """True where a query of the tile may not see a key, broadcastable to (B, H, Tq, Tk); None if it sees all."""
-    (q_start, q_end), (k_start, k_end) = q_range, k_range
-    hidden = np.arange(k_start, k_end) > np.arange(q_start, q_end)[:, None] + diagonal if causal else None
-    if key_is_padding is not None:
-        padding = key_is_padding[..., k_start:k_end]
-        hidden = padding if hidden is None else hidden | padding
-    return hidden
+            P = np.exp(S - lse[:, :, q_start:q_end, None])
+            dV_tile += P.swapaxes(2, 3) @ dO_tile
+            dP = dO_tile @ v.swapaxes(2, 3)
+            dS = P * (dP - D_rows[:, :, q_start:q_end, None])
+            # S = q K^T with q = Q * scale: dQ = scale * dS K, and dK = dS^T q carries the scale in q.
+            dQ[:, :, q_start:q_end] += scale * (dS @ k)
+            dK_tile += dS.swapaxes(2, 3) @ q
+        dK[:, :, k_start:k_end] = dK_tile
+        dV[:, :, k_start:k_end] = dV_tile
+    return np.asarray(dQ, Q.dtype), dK, dV
 
 
 def _checked_like_queries(name: str, x, shape: tuple[int, ...]) -> np.ndarray:

@@ -52,7 +52,8 @@ correctness, hardening, performance = Tier(CORRECTNESS), Tier(HARDENING), Tier(P
 
 # A test that cannot fail for a target, because the checker itself supplied what it checks (e.g. the
 # score of a `(tokens, logprob)` pair), skips with a reason that starts with this; its verdict is then
-# `not_applicable` whatever its tier: never a pass, never a miss (killmatrix/outside/verdicts.py).
+# `not_applicable` whatever its tier: never a pass, never a miss (killmatrix/outside/verdicts.py). The suite
+# writes it with properties/applicability.py.
 NOT_APPLICABLE_PREFIX = "not applicable: "
 
 # Every suite file (a module with tests taking `flash_impl`, `flash_bwd_impl` or `beam_impl`) and the
@@ -112,6 +113,7 @@ OVERRIDES: dict[str, Tier] = {
     "adversarial/test_attention_bwd_masking.py::test_masked_rows_and_keys_get_exactly_zero_gradient"
     "[causal_more_queries_than_keys]": extension("cross_length"),
     "properties/test_attention_oracle.py::test_log_sum_exp_matches_float64_oracle": extension("return_lse"),
+    "properties/test_attention_oracle.py::test_float16_outputs_are_the_float64_truth_rounded": extension("float16"),
     "properties/test_attention_properties.py::test_padded_keys_change_nothing": extension("key_padding_mask"),
     # The seed's "no N x N matrix", judged by the largest single allocation where a tiled kernel's
     # largest buffer is far below N^2 * 4 bytes; the seed's peak bar at its large shape is a figure.

@@ -63,7 +63,7 @@ class ExactStateChecker:
 
         slack = np.where(seen, self.score_slack[:, :, q0:q1], 0.0).max(axis=-1, initial=0.0) * eps
         expected_m = S.max(axis=-1)
-        m_error = np.abs(m - expected_m)[has_seen]
+        m_error = np.abs(m[has_seen] - expected_m[has_seen])
         m_allowed = ROUNDING_SAFETY * slack[has_seen]
         assert (m_error <= m_allowed).all(), (
             f"m is up to {_worst(m_error, m_allowed)} from the max of the scores seen {where}")

@@ -7,7 +7,7 @@ import math
 
 from hypothesis import example, given
 
-from killmatrix.outside.adapters import not_applicable
+from properties.applicability import not_applicable
 from properties.beam_schedules import BeamSchedule, beam_schedules, logit_row
 from properties.beam_scoring import best_first, sequence_logprob
 from properties.beam_tie_tolerance import assert_scores_best_first

@@ -30,7 +30,7 @@ def flash_attention_fwd(Q, K, V, tile_size, causal):
     if causal:
         s = np.where(np.tril(np.ones(s.shape[-2:], dtype=bool)), s, -np.inf)
     p = np.exp(s - s.max(axis=-1, keepdims=True))
-    return p / p.sum(axis=-1, keepdims=True) @ V
+    return (p / p.sum(axis=-1, keepdims=True) @ V).astype(Q.dtype)
 
 
 def make_inputs(seed):
@@ -191,3 +191,94 @@ def test_cli_usage_errors_exit_2_with_one_line():
     assert bare.exit_code == 2 and "--impl" in bare.output
     missing = CliRunner().invoke(outward_app(), ["audit", "--impl", "nowhere/attn.py", "--no-isolation"])
     assert missing.exit_code == 2 and "no such .py file" in missing.output
+
+
+def _hand_mutant(name: str, old: str, new: str):
+    from killmatrix.audit.own_mutants import OwnMutant
+
+    assert old in TINY
+    return OwnMutant(name, "flash_attention_fwd", TINY.replace(old, new, 1), f"-{old}\n+{new}\n")
+
+
+@pytest.mark.slow  # ~10 s idle: one suite child running the fast properties against both mutants
+def test_triage_judges_every_miss_in_one_child_and_caches_the_verdicts(tmp_path, monkeypatch):
+    """Catches a triage that mixes up mutants run in the same child (the unchanged copy must pass every fast
+    property; the upper-triangular mask must fail the oracle at a causal input), and a cache that does not
+    stand in for the run (the second call must start no child)."""
+    from killmatrix.audit import own_mutants
+    from killmatrix.mutation.result_cache import ResultCache
+
+    impl = write(tmp_path, "attn.py", TINY)
+    target = resolve_target(str(impl), None)
+    staged = stage(target.path, find_tests(target.path), key="triage-test")
+    mutants = [_hand_mutant("mask", "np.tril(", "np.triu("), _hand_mutant("unchanged", "np.sqrt", "np.sqrt")]
+    cache = ResultCache(tmp_path / "cache")
+
+    def judged():
+        return own_mutants.triage(staged, mutants, "flash", target.func, None, set(), jobs=1, isolation=ISOLATION,
+                                  cache=cache)
+
+    real, both, left = judged()
+    assert [m["id"] for m in real] == ["mask"] and [m["id"] for m in both] == ["unchanged"] and left == []
+    assert "oracle" in real[0]["property"] and "causal=True" in real[0]["input"]
+
+    def no_child(*args, **kwargs):
+        raise AssertionError("a cached verdict ran the suite again")
+
+    monkeypatch.setattr(own_mutants, "_triage_lane", no_child)
+    assert judged() == (real, both, left)
+
+
+def test_html_with_impl_writes_the_own_audit_page(tmp_path, monkeypatch):
+    """Catches `audit --impl --html` writing nothing, and a page that leaves out the real bugs the tests miss
+    (their diff, property and input) or the check verdict."""
+    import typer
+
+    from killmatrix.commands import audit_impl as command
+
+    record = {"target": "attn.py:flash_attention_fwd", "algorithm": "flash", "tests": ["attn.py::test_a"],
+              "excluded_tests": [{"name": "attn.py::test_b", "reason": "fails <on> the reference"}],
+              "check": {"verdict": "pass", "properties": []},
+              "named": {"mutants": [{"id": "flash-no-rescale", "status": "killed", "killed_by": ["attn.py::test_a"],
+                                     "bug": "b"}], "killed": 1, "total": 1},
+              "own": {"total": 3, "killed": 1, "survive_both": [{"id": "f__mutmut_2", "diff": "-a\n+b\n"}],
+                      "missed_real": [{"id": "f__mutmut_1", "diff": "-x < y\n+x <= y\n", "property": "test_oracle",
+                                       "input": "case=Case(N=2)"}]}}
+    monkeypatch.setattr(command, "audit_own", lambda *args, **kwargs: record)
+    page = tmp_path / "audit.html"
+    with pytest.raises(typer.Exit) as ended:
+        command.audit_impl("attn.py", [], algorithms=[], adapter=None, skip=[], jobs=1, no_cache=True,
+                           isolated=False, json_path=None, markdown_path=None, html_path=page)
+    assert ended.value.exit_code == 1  # a real bug missed
+    text = page.read_text()
+    assert 'id="verdict">check: pass' in text and "fails &lt;on&gt; the reference" in text
+    real = text[text.index('id="missed_real"'):text.index('id="survive_both"')]
+    assert "f__mutmut_1" in real and "x &lt;= y" in real and "test_oracle" in real and "case=Case(N=2)" in real
+    assert "f__mutmut_2" not in real and "flash-no-rescale" in text
+
+
+CONTRACT_KEYS = {"target", "algorithm", "tests", "excluded_tests", "named", "own", "check"}
+
+
+@pytest.mark.slow  # ~2-3 min: the backward's check, 7 named mutants, ~120 own mutants and their triage
+def test_backward_with_a_cache_api_audited_end_to_end():
+    """The byo backward (its own (dO, cache) API through an adapter; finite-difference tests). Catches a
+    broken adapter path (check and named go through to_contract/to_user), a run that writes into the user's
+    folder, a record missing a CONTRACTS §4 field, and a triage that cannot see what finite differences
+    cannot: the causal mask lives in `_scores`, shared by the forward their tests differentiate and the
+    backward, so a mutant that drops it keeps forward and backward consistent and passes their tests,
+    while the suite's float64 oracle (a masked reference) fails it."""
+    folder = BYO / "bwd_cache_api"
+    before = digest(folder)
+    record = audit_own(f"{folder / 'attention_grad.py'}:attention_backward", algorithm="flash_bwd",
+                       adapter=folder / "adapter.py", jobs=2, isolation=ISOLATION)
+    assert digest(folder) == before
+    assert CONTRACT_KEYS <= set(record) and {"missed_real", "survive_both"} <= set(record["own"])
+    assert {"id", "status", "killed_by"} <= set(record["named"]["mutants"][0])
+    assert record["check"]["verdict"] == "pass"
+    # Every named bug class changes a gradient the finite differences compare at atol 1e-5.
+    assert record["named"]["killed"] == record["named"]["total"] > 0
+    assert not record["excluded_tests"] and not record["own"].get("untriaged")
+    dropped_mask = [m for m in record["own"]["missed_real"] if "-        s = np.where(cols > rows" in m["diff"]]
+    assert dropped_mask and "gradients" in dropped_mask[0]["property"]
+    assert {"id", "diff", "property", "input"} <= set(dropped_mask[0])

@@ -175,7 +175,7 @@ def test_without_isolation_the_commands_refuse_in_one_line(monkeypatch, args):
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_no_isolation_runs_unconfined_and_says_so(monkeypatch):
+def test_no_isolation_runs_unconfined_and_says_so(monkeypatch, tmp_path):
     """Catches `--no-isolation` still refusing, confining anyway (a crash where Landlock is missing), or
     a verdict line that does not say the code ran unconfined."""
     monkeypatch.setenv(confinement.ASSUME_NO_LANDLOCK_ENV, "1")
@@ -187,6 +187,8 @@ def test_no_isolation_runs_unconfined_and_says_so(monkeypatch):
         return TargetRun(algorithm, target, outcomes={nodeid: TestOutcome(nodeid, "passed")}, selected=[nodeid])
 
     monkeypatch.setattr("killmatrix.commands.check.run_suite_against", fake_run)
-    result = CliRunner().invoke(outward_app(), ["check", "flash", "x.py", "--no-isolation"])
+    out = tmp_path / "check.json"
+    result = CliRunner().invoke(outward_app(), ["check", "flash", "x.py", "--no-isolation", "--json", str(out)])
     assert seen == {"isolation": False}
     assert "(no isolation)" in result.output, result.output
+    assert json.loads(out.read_text())["isolated"] is False  # the record says so too, not only the screen

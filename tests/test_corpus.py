@@ -19,11 +19,13 @@ from functools import cache
 import pytest
 from typer.testing import CliRunner
 
+from killmatrix.algorithms import ALGORITHMS as REGISTERED
 from killmatrix.mutation.catalog import ROOT
 from tests.outward_cli import outward_app
 
 CORPUS = ROOT / "examples" / "corpus"
-ALGORITHMS = ("flash", "flash_bwd", "beam")
+# One folder per algorithm of the registry that has a corpus.
+ALGORITHMS = tuple(a.name for a in REGISTERED if (CORPUS / a.name).is_dir())
 
 pytestmark = pytest.mark.corpus
 

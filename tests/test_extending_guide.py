@@ -24,7 +24,7 @@ def extended_tree(tmp_path_factory):
     tree = copy_tree(ROOT, tmp_path_factory.mktemp("extended") / "tree")
     shutil.copy(EXAMPLES / PROPERTY, tree / "properties" / PROPERTY)
     # The guide's tier line (killmatrix/tiers.py): without it collection refuses the new property.
-    tiers = tree / "properties" / "tiers.py"
+    tiers = tree / "killmatrix" / "tiers.py"
     opening = "FILE_DEFAULTS: dict[str, Tier] = {\n"
     tiers.write_text(tiers.read_text().replace(opening, f'{opening}    "properties/{PROPERTY}": correctness,\n', 1))
     shutil.copy(EXAMPLES / "named_example.toml", tree / "mutation_config" / "named_example.toml")

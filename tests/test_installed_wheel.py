@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import venv
 from pathlib import Path
 
@@ -95,3 +96,13 @@ def test_installed_check_judges_from_outside_the_repository(installed_killmatrix
     assert (code, document["verdict"]) == (exit_code, verdict), document
     ran = [p for p in document["properties"] if p["status"] in ("passed", "failed")]
     assert ran, f"no property ran: {document}"
+
+
+def test_every_package_folder_is_in_the_wheel():
+    """Catches a new killmatrix/ subpackage missing from pyproject's explicit package list (the list is
+    explicit because the suite folders are mapped into killmatrix/suite/): the wheel would lack it."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "killmatrix").rglob("__init__.py")
+               if "vendor" not in init.parts}
+    assert folders - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
+

@@ -39,7 +39,6 @@ from killmatrix.mutation.named_runner import child_env
 from killmatrix.mutation.result_cache import RUN_INPUTS, ResultCache, inputs_digest
 from killmatrix.outside.check_run import EXPLICIT_FAILURE, PLUGINS, SUITE_DIRS, RunSettings, _death_outcome, _Scratch
 from killmatrix.outside.verdicts import CORRECTNESS, property_verdicts
-from killmatrix.plugins.profiles import SHRINK_PROFILE
 from killmatrix.plugins.pytest_runner import read_outcomes, run_pytest
 from killmatrix.sandbox.limits import GiB, Limits
 
@@ -244,8 +243,11 @@ def _triage_key(suite: str, staged: Staged, mutant: OwnMutant, func: str, adapte
     return digest.hexdigest()
 
 
+KNOWN_FAILING_FILE = "own-known-failing.json"
+
+
 def _lane_child(scratch, algorithm: str, manifest: Path, out: Path, settings: RunSettings, deadline: float | None,
-                selection: list[str], profile: str = "mutation"):
+                selection: list[str]):
     """One sandboxed pytest child running `selection` of the suite against each mutant of `manifest` not done."""
     remaining = sum(not (out / f"{i}.done").exists() for i in range(len(json.loads(manifest.read_text()))))
     left = settings.budget_s * max(1, remaining) if deadline is None else max(0.0, deadline - time.time())
@@ -254,12 +256,12 @@ def _lane_child(scratch, algorithm: str, manifest: Path, out: Path, settings: Ru
     args = [*PLUGINS, "-p", "killmatrix.plugins.own_mutant_plugin", "-m", algorithm, "--show-capture=no",
             "--tb=short", f"--own-triage={manifest}", f"--own-results={out}",
             f"--own-target-env={BY_NAME[algorithm].env}", *([f"--own-deadline={deadline}"] if deadline else []),
-            *selection]
-    return run_pytest(args, cwd=scratch.root, env=scratch.env, limits=limits, profile=profile)
+            f"--own-known-failing={scratch.root / KNOWN_FAILING_FILE}", *selection]
+    return run_pytest(args, cwd=scratch.root, env=scratch.env, limits=limits)
 
 
 def _triage_lane(staged: Staged, chunk: list[OwnMutant], algorithm: str, func: str, adapter: Path | None,
-                 settings: RunSettings, deadline: float | None,
+                 settings: RunSettings, deadline: float | None, already_failing: set[str],
                  on_done: Callable[[int], None] | None = None) -> dict[str, dict | None]:
     """Mutant id -> {correctness property: detail} of each it fails (None: not triaged), from one sandboxed
     pytest child that runs the fast properties against every mutant of `chunk` in turn (a fresh child goes on
@@ -279,6 +281,8 @@ def _triage_lane(staged: Staged, chunk: list[OwnMutant], algorithm: str, func: s
             (folder / staged.impl.name).write_text(mutant.source, encoding="utf-8")
             manifest.append({"id": mutant.id, "location": contract_target(folder, staged.impl.name, func, adapter)})
         (scratch.root / "own-triage.json").write_text(json.dumps(manifest))
+        # Property names with a tier suffix name part of a test: that test still runs.
+        (scratch.root / KNOWN_FAILING_FILE).write_text(json.dumps(sorted(n for n in already_failing if "[" not in n)))
         suite = [d for d in SUITE_DIRS if (scratch.root / d).is_dir()]
         selection = [*(_fast_args(algorithm) or []), *suite]
         outcomes: dict[int, dict] = {}
@@ -287,7 +291,8 @@ def _triage_lane(staged: Staged, chunk: list[OwnMutant], algorithm: str, func: s
         for index in range(len(chunk)):
             if index not in outcomes and (out / f"{index}.done").exists():
                 outcomes[index], _, _ = read_outcomes(out / f"{index}.jsonl")
-        _shrink_explicit_examples(scratch, algorithm, outcomes, out, settings, deadline)
+            if index in outcomes:
+                _smaller_inputs(outcomes[index], out, index)
         return {mutant.id: failing_correctness(property_verdicts(outcomes[i], [])) if i in outcomes else None
                 for i, mutant in enumerate(chunk)}
     finally:
@@ -316,31 +321,15 @@ def _run_until_done(scratch, chunk: list[OwnMutant], algorithm: str, out: Path, 
         (out / f"{cut}.done").write_text("")
 
 
-def _shrink_explicit_examples(scratch, algorithm: str, outcomes: dict[int, dict], out: Path,
-                              settings: RunSettings, deadline: float | None) -> None:
-    """As `check` does (check_run._search_smaller_inputs): a property whose only failure was an explicit
-    @example reports that example unshrunk; re-run those properties on those mutants once, explicit examples
-    off (profile `shrink_search`), and keep a smaller failing input found there."""
-    explicit = {i: [n for n, o in found.items() if o.outcome == "failed" and o.falsifying.startswith(EXPLICIT_FAILURE)]
-                for i, found in outcomes.items()}
-    explicit = {i: nodeids for i, nodeids in explicit.items() if nodeids}
-    if not explicit or (deadline is not None and time.time() > deadline):
-        return
-    manifest = json.loads((scratch.root / "own-triage.json").read_text())
-    again = out.parent / "own-shrink"
-    again.mkdir()
-    order = sorted(explicit)
-    (again / "manifest.json").write_text(json.dumps([manifest[i] for i in order]))
-    nodeids = sorted({n for ns in explicit.values() for n in ns})
-    _lane_child(scratch, algorithm, again / "manifest.json", again, settings, None, nodeids,
-                profile=SHRINK_PROFILE)
-    for position, index in enumerate(order):
-        found, _, _ = read_outcomes(again / f"{position}.jsonl")
-        for nodeid in explicit[index]:
-            better = found.get(nodeid)
-            if better is not None and better.outcome == "failed" and better.falsifying \
-                    and not better.falsifying.startswith(EXPLICIT_FAILURE):
-                outcomes[index][nodeid] = better
+def _smaller_inputs(outcomes: dict, out: Path, index: int) -> dict:
+    """The mutant's outcomes, each failure on an explicit @example replaced by the smaller failing input
+    its search in the same child found (`N.shrink.jsonl`, as check_run._search_smaller_inputs keeps them)."""
+    found, _, _ = read_outcomes(out / f"{index}.shrink.jsonl")
+    for nodeid, better in found.items():
+        if nodeid in outcomes and better.outcome == "failed" and better.falsifying \
+                and not better.falsifying.startswith(EXPLICIT_FAILURE):
+            outcomes[nodeid] = better
+    return outcomes
 
 
 class _DoneCounter:
@@ -380,7 +369,9 @@ def triage(staged: Staged, mutants: list[OwnMutant], algorithm: str, func: str, 
     settings = replace(ORACLE_SETTINGS, isolation=isolation)
     deadline = None if budget_s is None else time.time() + budget_s
     cache = cache or ResultCache(None)
-    suite = inputs_digest(ROOT, [*RUN_INPUTS, *TRIAGE_INPUTS], "own-triage", algorithm, fast_selection(algorithm))
+    # A mutant's run stops at its first failure outside `already_failing`: its verdict depends on that set.
+    suite = inputs_digest(ROOT, [*RUN_INPUTS, *TRIAGE_INPUTS], "own-triage", algorithm, fast_selection(algorithm),
+                          ",".join(sorted(already_failing)))
     keys = {m.id: _triage_key(suite, staged, m, func, adapter) for m in mutants}
     failing: dict[str, dict | None] = {}
     for mutant in mutants:
@@ -393,7 +384,7 @@ def triage(staged: Staged, mutants: list[OwnMutant], algorithm: str, func: str, 
     lanes = [chunk for chunk in (todo[i::jobs] for i in range(jobs)) if chunk]
 
     def judge(chunk: list[OwnMutant]) -> dict[str, dict | None]:
-        return _triage_lane(staged, chunk, algorithm, func, adapter, settings, deadline, on_done)
+        return _triage_lane(staged, chunk, algorithm, func, adapter, settings, deadline, already_failing, on_done)
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         judged = list(pool.map(judge, lanes))

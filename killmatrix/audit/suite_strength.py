@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from killmatrix.execution.executors import Executor
 from killmatrix.mutation.catalog import NamedMutant, load_catalog
 from killmatrix.mutation.named_runner import MutantResult, run_named_mutants
 from killmatrix.mutation.result_cache import ResultCache
@@ -105,11 +106,13 @@ def audit_tests(
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[MutantResult], None] | None = None,
     isolation: bool = True,
+    executor: Executor | None = None,
 ) -> list[dict]:
     """Run the tests at `paths` against the named mutants of the algorithms they test (or `only` these).
 
     `isolation`: confine each run to its scratch copy (killmatrix/sandbox/confinement.py); False only for
-    `--no-isolation` on a machine that cannot confine.
+    `--no-isolation` on a machine that cannot confine. `executor`: where the mutants run (default: `jobs` local
+    threads); the staged tests travel with the tree.
 
     ValueError for a missing path or an unknown mutant id; killmatrix.mutation.named_runner.BaselineFailed when the
     tests fail against the reference itself.
@@ -125,7 +128,7 @@ def audit_tests(
         if on_start is not None:
             on_start(len(mutants))
         results = run_named_mutants(mutants, pytest_args(staged, algorithms), jobs=jobs, on_progress=on_progress,
-                                    cache=cache, isolation=isolation)
+                                    cache=cache, isolation=isolation, executor=executor, shipped=(staged.root,))
     finally:
         shutil.rmtree(staged.root, ignore_errors=True)
     return audit_records(results, catalog)

@@ -8,7 +8,18 @@ from typing import Annotated
 import typer
 
 from killmatrix.audit.suite_strength import audit_tests
-from killmatrix.commands.arguments import AlgorithmsOption, NoIsolation, fail, html_option, isolation, output_option
+from killmatrix.commands.arguments import (
+    AlgorithmsOption,
+    ExecutorOption,
+    NoIsolation,
+    SchedulerOption,
+    SchedulerTimeout,
+    executor_for,
+    fail,
+    html_option,
+    isolation,
+    output_option,
+)
 from killmatrix.mutation.catalog import ROOT
 from killmatrix.mutation.named_runner import BaselineFailed
 from killmatrix.mutation.result_cache import CACHE_DIR_NAME, ResultCache
@@ -39,11 +50,17 @@ def audit(
     triage_budget: Annotated[float, typer.Option("--triage-budget", min=0, help=(
         "With --impl: seconds for running the suite on the mutants your tests miss; the rest stay untriaged."))
                              ] = 180.0,
+    executor_name: ExecutorOption = "local",
+    scheduler: SchedulerOption = None,
+    scheduler_timeout: SchedulerTimeout = 10.0,
 ) -> None:
     """Run the given tests against every named mutant and report which bug classes they kill."""
     if impl is not None:
         from killmatrix.commands.audit_impl import audit_impl
 
+        if executor_name != "local":
+            # Its lanes and triage share scratch folders on this machine (killmatrix/audit/own_mutants.py).
+            raise fail("audit", "--impl runs on this machine: drop --executor dask (docs/DISTRIBUTED.md)")
         return audit_impl(impl, tests or [], algorithms=algorithm or [], adapter=adapter, skip=skip or [], jobs=jobs,
                           no_cache=no_cache, isolated=isolation("audit", no_isolation), json_path=json_path,
                           markdown_path=markdown_path, triage_budget_s=triage_budget)
@@ -52,10 +69,12 @@ def audit(
     console = terminal.console(json_path, markdown_path, html_path)
     isolated = isolation("audit", no_isolation)
     cache = ResultCache(None if no_cache else ROOT / CACHE_DIR_NAME)
-    with phase_progress("named mutants against the audited tests") as progress:
+    with executor_for("audit", executor_name, scheduler, jobs, scheduler_timeout) as executor, \
+            phase_progress("named mutants against the audited tests") as progress:
         try:
             records = audit_tests(
                 tests, algorithms=algorithm or [], only=only or (), jobs=jobs, cache=cache, isolation=isolated,
+                executor=executor,
                 on_start=lambda n: progress.update(total=n, detail="baseline run against the reference"),
                 on_progress=lambda r: progress.update(advance=1, detail=f"{r.id}: {r.status}"),
             )

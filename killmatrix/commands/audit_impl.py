@@ -13,11 +13,13 @@ from killmatrix.commands.arguments import fail
 from killmatrix.mutation.catalog import ROOT
 from killmatrix.mutation.result_cache import CACHE_DIR_NAME, ResultCache
 from killmatrix.rendering import terminal
+from killmatrix.rendering.html_pages import own_audit_page, write_page
 from killmatrix.rendering.progress import phase_progress
 from killmatrix.rendering.terminal import write_json, write_text
 
-# Each triaged mutant costs a `check` run (~5 s idle): a test set that kills nothing leaves every mutant to
-# triage, so after this many seconds the rest are listed as not triaged (`--triage-budget` changes it).
+# Triage runs the suite's fast properties on each mutant the tests miss, all of a lane's in one child (~1-2 s
+# for a mutant a property kills, ~4 s for one that passes them all, idle): a test set that kills nothing leaves
+# every mutant to triage, so after this many seconds the rest are listed as not triaged (`--triage-budget`).
 TRIAGE_BUDGET_S = 180.0
 
 
@@ -54,10 +56,10 @@ def exit_code(record: dict) -> int:
 
 def audit_impl(impl: str, tests: list[Path], *, algorithms: list[str], adapter: Path | None, skip: list[str],
                jobs: int, no_cache: bool, isolated: bool, json_path: Path | None, markdown_path: Path | None,
-               triage_budget_s: float | None = TRIAGE_BUDGET_S) -> None:
+               triage_budget_s: float | None = TRIAGE_BUDGET_S, html_path: Path | None = None) -> None:
     if len(algorithms) > 1:
         raise fail("audit", "--impl audits one algorithm: pass --algorithm once")
-    console = terminal.console(json_path, markdown_path)
+    console = terminal.console(json_path, markdown_path, html_path)
     cache = ResultCache(None if no_cache else ROOT / CACHE_DIR_NAME)
     parts = [p for p in PARTS if p not in set(skip) and not (p == "triage" and "own" in skip)]
     phases = _Phases()
@@ -76,4 +78,6 @@ def audit_impl(impl: str, tests: list[Path], *, algorithms: list[str], adapter: 
         write_json(json_path, record)
     if markdown_path is not None:
         write_text(markdown_path, own_audit_markdown(record))
+    if html_path is not None:
+        write_page(html_path, own_audit_page(record))
     raise typer.Exit(exit_code(record))

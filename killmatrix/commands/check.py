@@ -9,6 +9,7 @@ import typer
 
 from killmatrix.algorithms import algorithm_label
 from killmatrix.commands.arguments import AlgorithmArgument, NoIsolation, html_option, isolation, output_option
+from killmatrix.mutation.catalog import ROOT
 from killmatrix.outside.check_run import LoadError, RunSettings, run_suite_against
 from killmatrix.outside.verdicts import PropertyVerdict, judge_verdicts, property_verdicts, selects_no_correctness
 from killmatrix.rendering import terminal
@@ -27,10 +28,11 @@ def settings_from_options(timeout: float, slow_timeout: float, budget: float, me
         raise typer.BadParameter(str(exc)) from None
 
 
-def judge(algorithm: str, target: str, settings: RunSettings, *, selection=None, on_progress=None
-          ) -> tuple[str, list[PropertyVerdict]]:
-    """(target label, verdicts) of one target; LoadError when it does not load."""
-    run = run_suite_against(algorithm, target, settings, selection=selection, on_progress=on_progress)
+def judge(algorithm: str, target: str, settings: RunSettings, *, selection=None, on_progress=None,
+          suite_root: Path = ROOT) -> tuple[str, list[PropertyVerdict]]:
+    """(target label, verdicts) of one target against the suite under `suite_root`; LoadError when it does not load."""
+    run = run_suite_against(algorithm, target, settings, selection=selection, on_progress=on_progress,
+                            suite_root=suite_root)
     return run.target, property_verdicts(run.outcomes, run.write_attempts, run.selected)
 
 
@@ -76,7 +78,7 @@ def check(
     judgement = judge_verdicts(verdicts)
     console.print(check_table(label, algorithm, verdicts))
     console.print(verdict_line(judgement, verdicts, isolated=settings.isolation))
-    document = check_json(label, algorithm, judgement, verdicts)
+    document = check_json(label, algorithm, judgement, verdicts, isolated=settings.isolation)
     if json_path is not None:
         write_json(json_path, document)
     if html_path is not None:

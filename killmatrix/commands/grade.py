@@ -34,8 +34,9 @@ from killmatrix.commands.check import (
     judge,
     settings_from_options,
 )
-from killmatrix.execution.executors import Executor, Folder, relocate
-from killmatrix.outside.check_run import LoadError, RunSettings
+from killmatrix.execution.executors import Executor, Folder, Tree, relocate
+from killmatrix.mutation.catalog import ROOT
+from killmatrix.outside.check_run import SUITE_PARTS, LoadError, RunSettings
 from killmatrix.outside.submissions import Submission, discover
 from killmatrix.outside.verdicts import judge_verdicts, selects_no_correctness
 from killmatrix.rendering import terminal
@@ -44,14 +45,16 @@ from killmatrix.rendering.progress import phase_progress
 from killmatrix.rendering.terminal import family_cell, grade_markdown, grade_table, write_json
 
 
-def grade_row(submission: Submission, settings: RunSettings, selection: list[str] | None = None) -> dict:
+def grade_row(submission: Submission, settings: RunSettings, selection: list[str] | None = None,
+              suite_root: Path = ROOT) -> dict:
     """One row: the submission's verdict and tier summaries, its cells by family and every property.
 
     A row whose selection held no correctness property gets verdict `error` and `selected_nothing`:
     it ran nothing that could pass."""
     row = {"name": submission.name, "algorithm": submission.algorithm, "target": submission.target}
     try:
-        _, verdicts = judge(submission.algorithm, submission.target, settings, selection=selection)
+        _, verdicts = judge(submission.algorithm, submission.target, settings, selection=selection,
+                            suite_root=suite_root)
     except LoadError as exc:
         return {**row, "verdict": "error", "troubles": ["load error"], "load_error": str(exc), "cells": {},
                 "properties": [], "selected_nothing": False}
@@ -86,14 +89,15 @@ def submission_folder(submission: Submission, directory: Path) -> Path:
     return folder if submission.path.is_relative_to(folder) else submission.path.parent
 
 
-def grade_task(task: GradeTask) -> dict:
-    """grade_row wherever the task runs, the row naming the submission's paths as the submitting machine does."""
+def grade_task(task: GradeTask, suite_root: Path) -> dict:
+    """grade_row wherever the task runs (against the suite at `suite_root` there), the row naming the
+    submission's paths as the submitting machine does."""
     selection = list(task.selection) if task.selection is not None else None
     with task.folder.opened() as here:
         if str(here) == task.folder.origin:
-            return grade_row(task.submission, task.settings, selection)
+            return grade_row(task.submission, task.settings, selection, suite_root)
         moved = replace(task.submission, path=here / task.submission.path.relative_to(task.folder.origin))
-        return relocate(grade_row(moved, task.settings, selection), {str(here): task.folder.origin})
+        return relocate(grade_row(moved, task.settings, selection, suite_root), {str(here): task.folder.origin})
 
 
 def grade_all(submissions: list[Submission], directory: Path, settings: RunSettings, executor: Executor,
@@ -101,7 +105,8 @@ def grade_all(submissions: list[Submission], directory: Path, settings: RunSetti
     """Every submission's row, in the order given, graded on `executor`."""
     tasks = [GradeTask(s, executor.folder(submission_folder(s, directory)), settings,
                        tuple(selection) if selection is not None else None) for s in submissions]
-    return executor.map(grade_task, tasks, on_result=on_row)
+    # The suite travels too: every worker judges with this machine's properties, whatever it has installed.
+    return executor.map(grade_task, tasks, shared=(Tree(ROOT, SUITE_PARTS),), on_result=on_row)
 
 
 def by_algorithm(rows: list[dict]) -> dict[str, list[dict]]:

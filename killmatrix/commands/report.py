@@ -18,7 +18,16 @@ import typer
 from rich.console import Console
 
 from killmatrix.algorithms import algorithm_label
-from killmatrix.commands.arguments import AlgorithmOption, fail, html_option, output_option
+from killmatrix.commands.arguments import (
+    AlgorithmOption,
+    ExecutorOption,
+    SchedulerOption,
+    SchedulerTimeout,
+    executor_for,
+    fail,
+    html_option,
+    output_option,
+)
 from killmatrix.commands.list import LAST_REPORT
 from killmatrix.mutation.catalog import ROOT, load_catalog
 from killmatrix.mutation.kill_report import apply_ledger, passes, report_json
@@ -60,8 +69,18 @@ def report(
     html_path: Annotated[Path | None, html_option(
         f"the report in the mutation-testing-elements viewer (and {KILL_MATRIX_NAME} beside it)")] = None,
     root: Annotated[Path, typer.Option(help="The project tree to report on.", hidden=True)] = ROOT,
+    executor_name: ExecutorOption = "local",
+    scheduler: SchedulerOption = None,
+    scheduler_timeout: SchedulerTimeout = 10.0,
 ) -> None:
     """Every named mutant and every mutmut mutant against the suite, killed or not, and by which test."""
+    with executor_for("report", executor_name, scheduler, jobs, scheduler_timeout) as executor:
+        _report(algorithm, only, no_mutmut, jobs, no_cache, json_path, stryker_path, markdown_path, html_path, root,
+                executor)
+
+
+def _report(algorithm, only, no_mutmut, jobs, no_cache, json_path, stryker_path, markdown_path, html_path, root,
+            executor) -> None:
     console = terminal.console(json_path, stryker_path, markdown_path)
     phases: dict[str, float] = {}
     try:
@@ -80,7 +99,7 @@ def report(
     suite = list(settings.get("pytest_add_cli_args_test_selection", DEFAULT_SUITE))
     cache = ResultCache(None if no_cache else root / CACHE_DIR_NAME)
     run = run_stamp(root, "report")  # the inputs as this run reads them, for the pages `killmatrix docs` writes
-    runner = NamedMutantRunner(suite, root=root, jobs=jobs, cache=cache)
+    runner = NamedMutantRunner(suite, root=root, jobs=jobs, cache=cache, executor=executor)
 
     baseline_algorithms = sorted({m.algorithm for m in selected if not m.equivalent})
     try:
@@ -101,7 +120,7 @@ def report(
         only_files = [f for f in impl_files if algorithm_of(f) == algorithm] if algorithm else None
         suite_seconds = {a: b.duration for a, b in runner.baselines.items()}
         mutmut_runner = MutmutRunner(root=root, jobs=jobs, cache=cache, suite_seconds=suite_seconds,
-                                     only_files=only_files)
+                                     only_files=only_files, executor=executor)
         try:
             with _phase(phases, "mutmut", console), phase_progress("mutmut") as progress:
                 mutmut = mutmut_runner.run(on_progress=lambda step, done, total: progress.update(

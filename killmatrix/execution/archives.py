@@ -32,12 +32,14 @@ def _skipped(name: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
 
 
-def _members(root: Path, skip: Sequence[str]) -> Iterator[Path]:
+def _members(root: Path, skip: Sequence[str], include: Sequence[str] | None) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not _skipped(d, skip))
+        top = Path(dirpath) == root
+        dirnames[:] = sorted(d for d in dirnames if not _skipped(d, skip) and (not top or include is None
+                                                                                 or d in include))
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            if not _skipped(name, skip) and path.is_file():
+            if not _skipped(name, skip) and path.is_file() and (not top or include is None or name in include):
                 yield path
 
 
@@ -50,13 +52,14 @@ class Archive:
         return f"Archive({self.digest[:12]}, {len(self.data)} bytes)"
 
     @classmethod
-    def of_folder(cls, root: Path, skip: Sequence[str] = SKIPPED) -> Archive:
+    def of_folder(cls, root: Path, skip: Sequence[str] = SKIPPED, include: Sequence[str] | None = None) -> Archive:
+        """`root`'s files less those `skip` names; `include`: only these top-level entries."""
         root = Path(root)
         if not root.is_dir():
             raise ValueError(f"{root} is not a directory")
         raw = io.BytesIO()
         with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            for path in _members(root, skip):
+            for path in _members(root, skip, include):
                 info = tarfile.TarInfo(path.relative_to(root).as_posix())
                 data = path.read_bytes()
                 info.size = len(data)

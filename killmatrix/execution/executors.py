@@ -16,6 +16,8 @@ a task dask runs twice after a worker died gives the same result, and it is coll
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -25,12 +27,28 @@ from pathlib import Path
 from typing import Any
 
 from killmatrix.execution.archives import Archive
+from killmatrix.layout import PACKAGE_DIR
 
 EXECUTORS = ("local", "dask")
 LOCAL_SCHEDULER = "local"  # `--scheduler local`: a dask LocalCluster on this machine, to try it out
 CONNECT_TIMEOUT_S = 10.0
 # What a submission or a staged test folder never needs on a worker.
 SMALL_SKIP = ("__pycache__", "*.pyc", ".git", ".pytest_cache", ".hypothesis", ".killmatrix-cache")
+
+
+@functools.cache
+def code_digest() -> str:
+    """A hash of this killmatrix's own code: a worker running other code would run the tasks differently."""
+    digest = hashlib.sha256()
+    for file in sorted(PACKAGE_DIR.rglob("*.py")):
+        relative = file.relative_to(PACKAGE_DIR)
+        if relative.parts[0] != "suite" and "__pycache__" not in relative.parts:
+            digest.update(f"\0{relative.as_posix()}\0".encode() + file.read_bytes())
+    return digest.hexdigest()
+
+
+class WorkerMismatch(RuntimeError):
+    """A dask worker runs another killmatrix than the one that submitted the task."""
 
 
 class ExecutorError(RuntimeError):
@@ -54,6 +72,21 @@ def relocate(value: Any, moves: dict[str, str]) -> Any:
         return dataclasses.replace(value, **{f.name: relocate(getattr(value, f.name), moves)
                                              for f in dataclasses.fields(value) if f.init})
     return value
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A folder every task of a map reads (the project, the suite): only its `include` top-level entries if given."""
+
+    path: Path
+    include: tuple[str, ...] | None = None
+
+    def archive(self) -> Archive:
+        return Archive.of_folder(self.path, include=self.include)
+
+
+def _tree(entry: Path | Tree) -> Tree:
+    return entry if isinstance(entry, Tree) else Tree(Path(entry))
 
 
 @dataclass(frozen=True)
@@ -85,8 +118,10 @@ class Executor:
         path = Path(path)
         return Folder(str(path), Archive.of_folder(path, skip) if self.ships else None)
 
-    def map(self, fn: Callable[..., Any], items: Sequence[Any], *, shared: Sequence[Path] = (),
+    def map(self, fn: Callable[..., Any], items: Sequence[Any], *, shared: Sequence[Path | Tree] = (),
             on_result: Callable[[Any], None] | None = None) -> list[Any]:
+        """[fn(item, *shared_there) for item in items], run by the executor; `on_result` gets each result as it
+        arrives. `fn` must be a module-level function and the items picklable (dask sends them away)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -111,7 +146,7 @@ class LocalExecutor(Executor):
 
     def map(self, fn, items, *, shared=(), on_result=None):
         items = list(items)
-        folders = [Path(p) for p in shared]
+        folders = [_tree(p).path for p in shared]
         results: list[Any] = [None] * len(items)
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             futures = {pool.submit(fn, item, *folders): index for index, item in enumerate(items)}
@@ -123,8 +158,11 @@ class LocalExecutor(Executor):
         return results
 
 
-def _with_shared(fn: Callable[..., Any], item: Any, *archives: Archive) -> Any:
-    """On the worker: the shared folders unpacked (once per digest), then the task."""
+def _with_shared(code: str, fn: Callable[..., Any], item: Any, *archives: Archive) -> Any:
+    """On the worker: the same killmatrix as the sender's, the shared folders unpacked (once per digest), the task."""
+    if code != code_digest():
+        raise WorkerMismatch("this dask worker runs another killmatrix than the command that sent the task "
+                             "(install the same version on every worker: docs/DISTRIBUTED.md)")
     return fn(item, *(archive.cached() for archive in archives))
 
 
@@ -161,7 +199,7 @@ class DaskExecutor(Executor):
         items = list(items)
         if not items:
             return []
-        archives = [Archive.of_folder(Path(p)) for p in shared]
+        archives = [_tree(p).archive() for p in shared]
         # Every worker holds a copy, so a worker that dies takes no folder with it.
         scattered = [self.client.scatter(a, broadcast=True, hash=True) for a in archives]
         digests = [a.digest for a in archives]
@@ -169,7 +207,7 @@ class DaskExecutor(Executor):
         for index, item in enumerate(items):
             # The key names the task's inputs: the same task is the same key, run (and collected) once.
             key = f"killmatrix-{fn.__name__}-{tokenize(fn.__module__, fn.__qualname__, item, digests)}"
-            futures[self.client.submit(_with_shared, fn, item, *scattered, key=key, pure=True)] = index
+            futures[self.client.submit(_with_shared, code_digest(), fn, item, *scattered, key=key, pure=True)] = index
         results: list[Any] = [None] * len(items)
         try:
             for future in completed(list(futures)):

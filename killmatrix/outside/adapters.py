@@ -21,13 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pytest
 
 from killmatrix.algorithms import BY_NAME
-from killmatrix.tiers import NOT_APPLICABLE_PREFIX
 
 if TYPE_CHECKING:
     from properties.beam_hypothesis import Hyp
@@ -286,11 +285,6 @@ class FlashBwdTarget(_OptionalFeatureTarget):
 
     def __call__(self, Q, K, V, O, dO, lse, tile_size=128, causal=True, **options: Any):  # noqa: E741
         return self._as_gradients(self._call(Q, K, V, O, dO, lse, tile_size, causal=causal, options=options))
-
-
-def not_applicable(reason: str) -> NoReturn:
-    """End a test that cannot fail for this target; `check` reports it `not_applicable` (killmatrix/tiers.py)."""
-    pytest.skip(NOT_APPLICABLE_PREFIX + reason)
 
 
 def _is_pair(raw: Any) -> bool:

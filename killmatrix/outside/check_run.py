@@ -84,8 +84,10 @@ class _Scratch:
             source = suite_root / part
             if source.is_dir():
                 shutil.copytree(source, self.root / part, ignore=_NOT_COPIED)
-        # The plugins run beside the suite, from the same copy (never from a site-packages a check could not see).
-        shutil.copytree(PACKAGE_DIR, self.root / "killmatrix", ignore=_NOT_COPIED)
+        # The plugins and the tier registry run beside the suite, from the same copy: the tree's own when it is a
+        # checkout (an extended tree carries its own tiers), else the installed package's.
+        package = suite_root / "killmatrix" if (suite_root / "killmatrix").is_dir() else PACKAGE_DIR
+        shutil.copytree(package, self.root / "killmatrix", ignore=_NOT_COPIED)
         (self.root / "tmp").mkdir()
         self.log = self.root / "sandbox-refusals.jsonl"
         self.watchdog = self.root / "watchdog.txt"

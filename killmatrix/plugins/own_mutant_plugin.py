@@ -1,14 +1,6 @@
 """A pytest plugin (`-p killmatrix.plugins.own_mutant_plugin`) that runs the collected tests against many mutants
 of the user's implementation file in one sandboxed pytest child, one fork per mutant.
 
-With `--own-triage MANIFEST` it runs the other side instead: the suite's collected properties (a `check`
-child's, killmatrix/outside/check_run.py) against each mutant in turn, in the same child: collection,
-imports and the oracles are paid once, not once per mutant. Before each mutant the target variable
-(`--own-target-env`) names the mutant's file and every outcome goes to that mutant's own outcomes file
-(`N.jsonl`, read by pytest_runner.read_outcomes); the last test of a mutant tears the session fixtures
-down, so the next mutant's first test builds a fresh target and the previous one's worker is ended.
-`N.done` marks a finished mutant: a child that dies in one is restarted by the parent on the rest.
-
 Collection (importing numpy, the user's module, their tests) happens once; each mutant then runs in
 a forked process that executes the mutant's source as the module's code and binds its functions and
 classes wherever the originals were bound (killmatrix/plugins/transplant_plugin.py `rebind`), runs the tests
@@ -17,6 +9,17 @@ caught, as in mutmut); one that crashes or exits takes only itself down. First t
 runs every test: a test that fails there cannot kill anything and is left out of the mutant runs.
 The whole child is confined by the sandbox like any run of outside code; this plugin adds no
 permission, it only writes its result files to the folder it is given.
+
+With `--own-triage MANIFEST` it runs the other side: the suite's collected properties (in a `check`
+child, killmatrix/outside/check_run.py) against each mutant in turn, in the same child, so collection,
+imports and the oracles are paid once, not once per mutant. Before each mutant the target variable
+(`--own-target-env`) names the mutant's file and every outcome goes to that mutant's own outcomes file
+(`N.jsonl`, read by pytest_runner.read_outcomes); a mutant's last test tears the session fixtures down,
+so the next mutant's first test builds a fresh target (and the previous worker is ended). Tests the
+unmutated code fails are not run (`--own-known-failing`), and a mutant stops at its first failing test:
+one new failure decides. A failure on an explicit @example is searched again at once for a smaller input,
+as `check` does in a second child (here: same child, same worker, outcomes to `N.shrink.jsonl`).
+`N.done` marks a finished mutant: when a child dies in one, the parent starts another on the rest.
 """
 
 from __future__ import annotations
@@ -32,9 +35,12 @@ import pytest
 from _pytest.runner import runtestprotocol
 
 from killmatrix.plugins.outcomes_plugin import OUTCOMES_ENV
+from killmatrix.plugins.profiles import SHRINK_PROFILE
+from killmatrix.plugins.pytest_runner import without_parameters
 from killmatrix.plugins.transplant_plugin import rebind, user_module
 
 BASELINE_FILE = "baseline.json"
+EXPLICIT_FAILURE = "Failing explicit example"  # as check_run.EXPLICIT_FAILURE (not imported: a parent-side module)
 POLL_S = 0.02
 
 
@@ -48,6 +54,9 @@ def pytest_addoption(parser):
     group.addoption("--own-target-env", default=None, help="with --own-triage: the variable naming the target")
     group.addoption("--own-deadline", type=float, default=None,
                     help="with --own-triage: start no mutant after this time (seconds since the epoch)")
+    group.addoption("--own-known-failing", default=None,
+                    help="with --own-triage: a JSON list of the tests (without parameters) the unmutated code fails: "
+                         "they are not run; a mutant stops at its first other failure")
 
 
 def _failure_reason(reports) -> str:
@@ -117,6 +126,38 @@ def _in_fork(target, result_path: Path, timeout_s: float) -> dict:
     return {"status": "killed", "killed_by": "", "detail": f"the test process ended ({how})"}
 
 
+def _explicit_failure(outcomes: Path, item) -> bool:
+    """Whether the item's failure just recorded in `outcomes` was an explicit @example (reported unshrunk)."""
+    for line in reversed(outcomes.read_text(encoding="utf-8").splitlines()):
+        record = json.loads(line)
+        if record.get("event") == "result" and record["nodeid"] == item.nodeid:
+            return record["falsifying"].startswith(EXPLICIT_FAILURE)
+    return False
+
+
+_saved_settings: dict[int, object] = {}
+
+
+def _with_shrink_settings(item, restore: bool = False) -> bool:
+    """As `check` re-runs such a test (profile `shrink_search`: no explicit examples, more generated ones,
+    shrinking), in this process: the Hypothesis test's settings, with that profile's phases and examples.
+    False when the item is not a Hypothesis test."""
+    from hypothesis import settings
+
+    test = getattr(item, "obj", None)
+    test = getattr(test, "__func__", test)
+    if restore:
+        test._hypothesis_internal_use_settings = _saved_settings.pop(id(test))
+        return True
+    current = getattr(test, "_hypothesis_internal_use_settings", None)
+    if current is None:
+        return False
+    shrink = settings.get_profile(SHRINK_PROFILE)
+    _saved_settings[id(test)] = current
+    test._hypothesis_internal_use_settings = settings(current, phases=shrink.phases, max_examples=shrink.max_examples)
+    return True
+
+
 def _triage_loop(session) -> bool:
     from killmatrix.outside import remote_target
 
@@ -124,7 +165,10 @@ def _triage_loop(session) -> bool:
     out = Path(config.getoption("own_results"))
     variable = config.getoption("own_target_env")
     deadline = config.getoption("own_deadline")
-    items = list(session.items)
+    known = set(json.loads(Path(config.getoption("own_known_failing")).read_text())) \
+        if config.getoption("own_known_failing") else set()
+    # A test the unmutated code fails says nothing about a mutant; one new failure is the whole verdict.
+    items = [item for item in session.items if without_parameters(item.nodeid) not in known]
     collected = json.dumps({"event": "collected", "nodeids": [item.nodeid for item in items]})
     for index, mutant in enumerate(json.loads(Path(config.getoption("own_triage")).read_text())):
         if (out / f"{index}.done").exists():
@@ -138,7 +182,19 @@ def _triage_loop(session) -> bool:
         for position, item in enumerate(items):
             # nextitem=None after the mutant's last test: the session fixtures (the target) are torn down.
             nextitem = items[position + 1] if position + 1 < len(items) else None
+            failed_before = session.testsfailed
             item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+            if session.testsfailed > failed_before:
+                if _explicit_failure(outcomes, item) and _with_shrink_settings(item):
+                    # Same worker, same fixtures: the search ends with nextitem=None, tearing them down.
+                    os.environ[OUTCOMES_ENV] = str(out / f"{index}.shrink.jsonl")
+                    try:
+                        item.ihook.pytest_runtest_protocol(item=item, nextitem=None)
+                    finally:
+                        _with_shrink_settings(item, restore=True)
+                elif nextitem is not None:
+                    session._setupstate.teardown_exact(None)
+                break
         for function in list(remote_target._live):
             function.close()
         remote_target._live.clear()

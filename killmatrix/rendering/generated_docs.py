@@ -187,9 +187,15 @@ def ledger_page(document: dict, ledger: dict[tuple[str, str, str], dict], run: d
         body = ["mutmut did not run in this report (`--no-mutmut` or `--only`): no score, no ledger matches."]
         return page(run, renderer, "mutmut score and ledger", source, body)
     entries = []
-    for raw in document.get("equivalent_mutmut") or ():
+    listed = [(raw, "equivalent") for raw in document.get("equivalent_mutmut") or ()]
+    listed += [(raw, "accepted") for raw in document.get("accepted_mutmut") or ()]
+    for raw, listed_as in listed:
+        # A report from before `accepted_mutmut` lists every ledger match as equivalent: the ledger has the class.
         extra = ledger.get((raw["file"], raw["function"], normalize_diff(raw["diff"])), {})
-        entries.append({**{k: extra[k] for k in ("class", "decided_by") if k in extra}, **raw})
+        fields = {k: extra[k] for k in ("class", "decided_by") if k in extra}
+        if listed_as == "accepted":
+            fields["class"] = "accepted"
+        entries.append({**fields, **raw})
     classes: dict[str, list[dict]] = {}
     for entry in entries:
         classes.setdefault(entry.get("class", "equivalent"), []).append(entry)

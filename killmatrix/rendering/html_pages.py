@@ -421,3 +421,70 @@ def audit_page(document: dict) -> str:
             + (f"<h2>What the tests miss</h2><ul id=\"missed\">{missed}</ul>" if missed else "")
             + "</main>")
     return _page("killmatrix audit", body)
+
+
+def _own_score(part: dict) -> str:
+    return f"{part['killed']}/{part['total']}"
+
+
+def _own_mutant_items(entries: Sequence[dict], *, with_property: bool) -> str:
+    """One section per mutant of the user's code: its diff and, for a real bug, what the suite saw."""
+    sections = []
+    for m in entries:
+        found = (f'<p>fails <b>{_text(m["property"])}</b></p><pre class="input">{_text(m["input"])}</pre>'
+                 if with_property and "property" in m else "")
+        sections.append(f'<section class="item" id="{_anchor("m", m["id"])}" data-mutant="{_text(m["id"])}">'
+                        f'<h3>{_text(m["id"])}</h3>{_diff_html(m["diff"])}{found}</section>')
+    return "".join(sections)
+
+
+def own_audit_page(record: dict) -> str:
+    """`audit --impl --json`: the check verdict of the user's code, the named bug classes transplanted into
+    their tests (a kill matrix), and the mutants of their own code their tests miss: real bugs (the failing
+    property and smallest input) apart from the ones that survive the suite too."""
+    check, named, own = record.get("check"), record.get("named"), record.get("own")
+    title = f"audit of {record['target']} ({algorithm_label(record['algorithm'])})"
+    counts = []
+    if named is not None:
+        counts.append(("named", _own_score(named), " named bug classes killed by your tests"))
+    if own is not None:
+        counts.append(("own", _own_score(own), " mutants of your code killed by your tests"))
+        for key, label in (("missed_real", " real bugs missed"), ("survive_both", " survive both"),
+                           ("untriaged", " missed, not triaged")):
+            if key in own:
+                counts.append((key, len(own[key]), label))
+    verdict = (f'<span class="verdict s-{_text(check["verdict"])}" id="verdict">check: {_text(check["verdict"])}'
+               f"</span>" if check else "")
+    reason = f'<p id="reason">why: {_text(check["reason"])}</p>' if check and check.get("reason") else ""
+    parts = [f"<h1>{_text(title)}</h1>{reason}{_counts(counts)}"]
+    if record.get("silent_tests"):
+        parts.append('<p id="silent">tests that assert nothing (they can never fail): '
+                     f'{_text(", ".join(record["silent_tests"]))}</p>')
+    if record.get("excluded_tests"):
+        parts.append("<h2>Tests left out</h2>" + _table(
+            ("test", "why"), ([_text(e["name"]), _text(e["reason"])] for e in record["excluded_tests"]), "excluded"))
+    if named is not None:
+        tests = sorted({t for m in named["mutants"] for t in m["killed_by"]})
+        numbers = {t: i for i, t in enumerate(tests, 1)}
+        legend = "".join(f"<li>{_text(t)}</li>" for t in tests)
+        parts.append(f"<h2>Named bug classes transplanted into your tests</h2>"
+                     f"{_matrix(named['mutants'], numbers, linked=False)}"
+                     + (f'<ol class="legend">{legend}</ol>' if tests else ""))
+    if own is not None:
+        for key, heading, with_property in (
+                ("missed_real", "Real bugs your tests miss (the suite kills these mutants of your code)", True),
+                ("survive_both", "Mutants that survive your tests and the suite (likely equivalent)", False),
+                ("untriaged", "Mutants your tests miss, not triaged", False)):
+            if own.get(key):
+                parts.append(f'<h2 id="{key}">{_text(heading)}</h2>'
+                             + _own_mutant_items(own[key], with_property=with_property))
+    if check and check.get("properties"):
+        parts.append("<h2>check: the suite against your code</h2>" + _table(
+            ("property", "status", "feature", "detail / minimal failing input"), _property_rows(check["properties"]),
+            "properties"))
+    if record.get("timings"):
+        parts.append('<p class="sub" id="timings">time: ' + _text(", ".join(
+            f"{k} {v:.0f} s" for k, v in record["timings"].items())) + "</p>")
+    body = (f'<header class="bar"><h1>killmatrix audit --impl</h1>{verdict}</header>'
+            f"<main>{''.join(parts)}</main>")
+    return _page(f"killmatrix {title}", body)

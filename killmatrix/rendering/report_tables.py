@@ -170,7 +170,7 @@ def mutmut_score_line(totals: dict) -> str:
 def ledger_item(entry: dict) -> str:
     """One equivalent (or accepted) mutmut mutant of `report --json`'s "equivalent_mutmut": where, what, why."""
     text = f"`{entry['function']}` in `{entry['file']}`: `{_changed(entry['diff'])}`: {entry['reason']}"
-    if entry.get("decided_by"):
+    if entry.get("decided_by") and "(decided by " not in entry["reason"]:  # the report writes it into the reason
         text += f" (decided by {entry['decided_by']})"
     return text
 
@@ -184,6 +184,9 @@ def report_markdown(document: dict, catalog: dict[str, NamedMutant]) -> str:
     equivalent += [ledger_item(e) for e in document.get("equivalent_mutmut") or ()]
     if equivalent:
         lines += ["", "Equivalent mutants:", ""] + [f"- {item}" for item in equivalent]
+    accepted = [ledger_item(e) for e in document.get("accepted_mutmut") or ()]
+    if accepted:
+        lines += ["", "Accepted mutants (a difference the contract permits):", ""] + [f"- {a}" for a in accepted]
     return "\n".join(lines) + "\n"
 
 

@@ -74,9 +74,11 @@ def styled(status: str) -> str:
 # check -------------------------------------------------------------------------------------------
 
 
-def check_json(target: str, algorithm: str, judgement: Judgement, verdicts: Sequence[PropertyVerdict]) -> dict:
+def check_json(target: str, algorithm: str, judgement: Judgement, verdicts: Sequence[PropertyVerdict], *,
+               isolated: bool = True) -> dict:
+    """`isolated`: whether the outside code ran confined (false only under --no-isolation)."""
     return {"target": target, "algorithm": algorithm, "verdict": judgement.verdict, "reason": judgement.reason,
-            "properties": [v.to_json() for v in verdicts], "tiers": judgement.tiers_json()}
+            "isolated": isolated, "properties": [v.to_json() for v in verdicts], "tiers": judgement.tiers_json()}
 
 
 def tier_label(v: PropertyVerdict) -> str:
