@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from adversarial.attention_memory import PEAK_SHARE_OF_SCORE_MATRIX, memory_profile
-from properties.attention_bwd_oracle import naive_attention_bwd
+from properties.attention_bwd_oracle import forward_saved, naive_attention_bwd
 
 B, H, N, D, TILE = 2, 8, 4096, 64, 128
 SCORE_MATRIX_BYTES = N * N * np.dtype(np.float32).itemsize
@@ -76,3 +76,32 @@ def test_memory_check_catches_the_naive_backward(tmp_path):
     _warm_up_blas()
     profile = memory_profile(lambda: naive_attention_bwd(Q, K, V, dO, dtype=np.float32), tmp_path / "naive.bin")
     assert profile.largest_allocation >= SCORE_MATRIX_BYTES
+
+
+def _allocated_bytes(flash_bwd_impl, dtype, capture) -> int | None:
+    rng = np.random.default_rng(0)
+    Q, K, V, dO = (rng.standard_normal((1, 2, 128, 32)).astype(dtype) for _ in range(4))
+    O, lse = forward_saved(Q, K, V, causal=True)  # noqa: E741
+    flash_bwd_impl(Q, K, V, O, dO, lse, 32, causal=True)  # NumPy's and OpenBLAS's first-use caches
+    return memory_profile(lambda: flash_bwd_impl(Q, K, V, O, dO, lse, 32, causal=True), capture).allocated_bytes
+
+
+# The reference's float32 call allocates 0.53 of its float64 call (the rest of the half is per-call
+# bookkeeping); one float64 accumulator or block for float32 inputs takes it to 0.60 or more.
+FLOAT32_SHARE_OF_FLOAT64_BYTES = 0.56
+
+
+def test_float32_backward_works_in_float32(flash_bwd_impl, tmp_path, record_property):
+    """CONTRACTS §2b accumulates in the inputs' common dtype, so float32 inputs are worked on in float32,
+    where every tile-sized block takes half the bytes it takes for float64 inputs. (Kills float64 work
+    for float32 inputs, as mutmut's dtype=None makes it: float64 dK or dV tiles 0.60 of the float64
+    call's bytes, a float64 dQ 0.72, a float64 D 1.17, `np.result_type(Q, K, V, None)` 1.27.)"""
+    bytes32 = _allocated_bytes(flash_bwd_impl, np.float32, tmp_path / "bwd32.bin")
+    bytes64 = _allocated_bytes(flash_bwd_impl, np.float64, tmp_path / "bwd64.bin")
+    if not bytes32 or not bytes64:
+        pytest.skip("memray saw no allocation records")
+    share = bytes32 / bytes64
+    record_property("bwd_float32_over_float64_allocated_bytes", round(share, 3))
+    assert share <= FLOAT32_SHARE_OF_FLOAT64_BYTES, (
+        f"a float32 backward allocates {share:.2f} of what the same float64 call does, more than "
+        f"{FLOAT32_SHARE_OF_FLOAT64_BYTES}: some of its work on float32 inputs is done in float64")

@@ -211,7 +211,8 @@ def test_triage_judges_every_miss_in_one_child_and_caches_the_verdicts(tmp_path,
     impl = write(tmp_path, "attn.py", TINY)
     target = resolve_target(str(impl), None)
     staged = stage(target.path, find_tests(target.path), key="triage-test")
-    mutants = [_hand_mutant("mask", "np.tril(", "np.triu("), _hand_mutant("unchanged", "np.sqrt", "np.sqrt")]
+    # The unchanged copy first: a target left over from it would pass the mask mutant too.
+    mutants = [_hand_mutant("unchanged", "np.sqrt", "np.sqrt"), _hand_mutant("mask", "np.tril(", "np.triu(")]
     cache = ResultCache(tmp_path / "cache")
 
     def judged():
@@ -276,8 +277,10 @@ def test_backward_with_a_cache_api_audited_end_to_end():
     assert CONTRACT_KEYS <= set(record) and {"missed_real", "survive_both"} <= set(record["own"])
     assert {"id", "status", "killed_by"} <= set(record["named"]["mutants"][0])
     assert record["check"]["verdict"] == "pass"
-    # Every named bug class changes a gradient the finite differences compare at atol 1e-5.
-    assert record["named"]["killed"] == record["named"]["total"] > 0
+    # Their finite differences compare every gradient at atol 1e-5, in float64 only: a named bug class that
+    # changes a gradient is killed; one that shows only in float16 arithmetic cannot be.
+    survivors = [m for m in record["named"]["mutants"] if m["status"] == "survived"]
+    assert record["named"]["killed"] > 0 and all("float16" in m["bug"] for m in survivors)
     assert not record["excluded_tests"] and not record["own"].get("untriaged")
     dropped_mask = [m for m in record["own"]["missed_real"] if "-        s = np.where(cols > rows" in m["diff"]]
     assert dropped_mask and "gradients" in dropped_mask[0]["property"]

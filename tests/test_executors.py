@@ -28,6 +28,7 @@ from killmatrix.commands.grade import grade_all
 from killmatrix.execution.archives import Archive
 from killmatrix.execution.executors import DaskExecutor, LocalExecutor
 from killmatrix.mutation.catalog import ROOT, Edit, NamedMutant
+from killmatrix.mutation.mutmut_runner import MutmutRunner
 from killmatrix.mutation.named_runner import run_named_mutants
 from killmatrix.mutation.result_cache import ResultCache
 from killmatrix.outside.submissions import discover
@@ -164,6 +165,19 @@ def test_named_mutants_on_dask_match_local_and_a_warm_rerun_runs_nothing(cluster
 
     assert run(Counting(2), cache) == remote
     assert Counting.items == 0
+
+
+def test_mutmut_survivors_rechecked_on_dask_match_local(cluster, tmp_path):
+    root = write_tree(tmp_path / "tree")
+
+    def verdicts(executor):
+        report = MutmutRunner(root=root, jobs=2, executor=executor).run()
+        return sorted((m.diff, m.mutmut_status, m.status, m.killed_by) for m in report.mutants)
+
+    remote = verdicts(cluster)
+    assert remote == verdicts(LocalExecutor(2))
+    # A re-run decided something: mutmut's survivor of clamp is killed by a test mutmut did not map to it.
+    assert any(status == "survived" and after == "killed" for _, status, after, _ in remote)
 
 
 def test_archives_are_named_by_content_alone(tmp_path):

@@ -26,7 +26,6 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,6 +33,7 @@ from unittest import mock
 
 from killmatrix.algorithms import BY_NAME
 from killmatrix.audit.own_tests import Staged, pytest_base_args
+from killmatrix.execution.executors import LocalExecutor
 from killmatrix.mutation.catalog import ROOT
 from killmatrix.mutation.named_runner import child_env
 from killmatrix.mutation.result_cache import RUN_INPUTS, ResultCache, inputs_digest
@@ -180,8 +180,8 @@ def run_tests_on_mutants(staged: Staged, mutants: list[OwnMutant], *, jobs: int,
         return {"baseline": json.loads(baseline_path.read_text()), "results": results}
 
     try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            done = list(pool.map(lambda pair: lane(*pair), enumerate(lanes)))
+        # The lanes share this machine's scratch folders: local threads only (no --executor dask for --impl).
+        done = LocalExecutor(jobs).map(lambda pair: lane(*pair), list(enumerate(lanes)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     base = done[0]["baseline"]
@@ -234,9 +234,11 @@ def split_detail(detail: str) -> tuple[str, str]:
 
 def _triage_key(suite: str, staged: Staged, mutant: OwnMutant, func: str, adapter: Path | None) -> str:
     """What a mutant's triage depends on: the suite and its machinery (`suite`), the mutant's file, the staged
-    files beside it (what it may import) and the adapter."""
+    files beside it (what it may import; not their test files nor the staged pytest.ini, which the suite never
+    reads, so editing tests kept in their own files re-triages nothing) and the adapter."""
     digest = hashlib.sha256(f"{suite}\0{func}\0{mutant.source}".encode())
-    for file in sorted(p for p in staged.root.iterdir() if p.is_file() and p != staged.impl):
+    unread = {*staged.test_args, "pytest.ini"}
+    for file in sorted(p for p in staged.root.iterdir() if p.is_file() and p != staged.impl and p.name not in unread):
         digest.update(f"\0{file.name}\0".encode() + file.read_bytes())
     if adapter is not None:
         digest.update(b"\0adapter\0" + Path(adapter).read_bytes())
@@ -386,8 +388,7 @@ def triage(staged: Staged, mutants: list[OwnMutant], algorithm: str, func: str, 
     def judge(chunk: list[OwnMutant]) -> dict[str, dict | None]:
         return _triage_lane(staged, chunk, algorithm, func, adapter, settings, deadline, already_failing, on_done)
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        judged = list(pool.map(judge, lanes))
+    judged = LocalExecutor(jobs).map(judge, lanes)
     for verdicts in judged:
         for mutant_id, found in verdicts.items():
             failing[mutant_id] = found

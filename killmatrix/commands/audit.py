@@ -63,7 +63,7 @@ def audit(
             raise fail("audit", "--impl runs on this machine: drop --executor dask (docs/DISTRIBUTED.md)")
         return audit_impl(impl, tests or [], algorithms=algorithm or [], adapter=adapter, skip=skip or [], jobs=jobs,
                           no_cache=no_cache, isolated=isolation("audit", no_isolation), json_path=json_path,
-                          markdown_path=markdown_path, triage_budget_s=triage_budget)
+                          markdown_path=markdown_path, html_path=html_path, triage_budget_s=triage_budget)
     if not tests:
         raise fail("audit", "name the TESTS to audit, or your implementation with --impl PATH[:FUNC]")
     console = terminal.console(json_path, markdown_path, html_path)

@@ -176,12 +176,13 @@ class DaskExecutor(Executor):
     def __init__(self, scheduler: str, *, jobs: int = 2, connect_timeout_s: float = CONNECT_TIMEOUT_S):
         try:
             from distributed import Client, LocalCluster
-        except ImportError:
-            raise ExecutorError("--executor dask needs dask.distributed: pip install 'dask[distributed]'") from None
+        except ImportError as exc:
+            raise ExecutorError(f"--executor dask needs dask.distributed: pip install 'dask[distributed]' ({exc})"
+                                ) from None
         self.scheduler = scheduler
         self.cluster = None
         if scheduler == LOCAL_SCHEDULER:
-            self.cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
+            self.cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=":0",
                                         scheduler_port=0, silence_logs=logging.ERROR)
             self.client = Client(self.cluster)
         else:
