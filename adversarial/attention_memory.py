@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import tracemalloc
 from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import memray
 import numpy as np
 
-from killmatrix.outside.remote_target import allocation_sizes, profiled_calls
+# Outside code runs in another process: whoever runs it there registers how its calls are measured, a
+# factory `profiler(tracer)` of context managers whose list fills with one record per call made inside
+# (largest_allocation, peak, allocations, allocated_bytes). `killmatrix check` registers its confined
+# worker's (killmatrix/outside/remote_target.py); the reference and mutants run here and need none.
+OUT_OF_PROCESS_PROFILERS: list[Callable[[str], AbstractContextManager[list]]] = []
 
 # The seed's own bar: the peak during the call stays under this share of one N x N float32 matrix.
 PEAK_SHARE_OF_SCORE_MATRIX = 0.3
@@ -34,8 +39,10 @@ def memory_profile(call: Callable[[], object], capture: Path | None = None, *, t
     """Run `call` under `tracer`: memray (Python-level allocators off: NumPy buffers come from malloc;
     its capture goes to `capture`) or tracemalloc (peak only). When `call` calls outside code, its
     calls are measured in the worker that runs them, and their largest allocation and peak reported."""
-    with profiled_calls(tracer) as remote:
+    with ExitStack() as stack:
+        measured = [stack.enter_context(profiler(tracer)) for profiler in OUT_OF_PROCESS_PROFILERS]
         local = _local_profile(call, capture, tracer)
+    remote = [record for records in measured for record in records]
     if not remote:
         return local
     largest = [m.largest_allocation for m in remote if m.largest_allocation is not None]
@@ -73,3 +80,11 @@ def quadratic_memory_violations(profile: MemoryProfile, N: int) -> list[str]:
     if profile.peak >= PEAK_SHARE_OF_SCORE_MATRIX * score_matrix:
         violations.append(f"peak {profile.peak} B >= {PEAK_SHARE_OF_SCORE_MATRIX} * N*N*4 B")
     return violations
+
+
+def allocation_sizes(reader) -> list[int]:
+    """The size of every allocation in a memray capture (frees and unmaps left out)."""
+    releases = {int(a) for a in memray.AllocatorType if a.name.endswith("FREE") or a.name == "MUNMAP"}
+    return [record.size for record in reader.get_allocation_records()
+            if record.size > 0 and int(record.allocator) not in releases]
+

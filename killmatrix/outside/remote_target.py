@@ -138,6 +138,17 @@ class _Measured(list):
 _profilers: list[_Measured] = []
 
 
+def pytest_configure(config):
+    """(As a plugin.) The suite's memory properties measure outside calls through `profiled_calls`: the
+    calls run in the worker's process, where the suite's own tracer cannot see them."""
+    try:
+        from adversarial import attention_memory
+    except ImportError:  # a suite without memory properties
+        return
+    if profiled_calls not in attention_memory.OUT_OF_PROCESS_PROFILERS:
+        attention_memory.OUT_OF_PROCESS_PROFILERS.append(profiled_calls)
+
+
 @contextlib.contextmanager
 def profiled_calls(tracer: str) -> Iterator[list[CallMemory]]:
     """Every remote call made inside the block is measured in its own process with `tracer`
@@ -496,6 +507,9 @@ class RemoteFunction:
             return CallMemory("tracemalloc", peak, None)
         import memray
 
+        # The suite's reading of a capture: measured calls only happen inside its memory properties.
+        from adversarial.attention_memory import allocation_sizes
+
         capture = worker.scratch / requested["capture"]
         if capture.is_symlink() or not capture.is_file():
             raise TargetProtocolError("the implementation's process left no memray capture")
@@ -506,14 +520,6 @@ class RemoteFunction:
         capture.unlink(missing_ok=True)
         return CallMemory("memray", peak, max(sizes, default=0), len(sizes), sum(sizes))
 
-
-def allocation_sizes(reader) -> list[int]:
-    """The size of every allocation in a memray capture (frees and unmaps left out)."""
-    from memray import AllocatorType
-
-    releases = {int(a) for a in AllocatorType if a.name.endswith("FREE") or a.name == "MUNMAP"}
-    return [record.size for record in reader.get_allocation_records()
-            if record.size > 0 and int(record.allocator) not in releases]
 
 
 class _RemoteDefault:
