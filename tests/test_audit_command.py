@@ -61,6 +61,6 @@ def test_audit_of_a_missing_path_exits_2(tmp_path):
 def test_algorithms_are_guessed_from_imports_then_words():
     assert algorithms_tested("from impl.attention import flash_attention_fwd\n") == {"flash"}
     assert algorithms_tested("import impl.beam_search\n") == {"beam"}
-    assert algorithms_tested("from impl import attention_bwd, models\n") == {"flash_bwd", "beam"}
+    assert algorithms_tested("from impl import attention_bwd, beam_search\n") == {"flash_bwd", "beam"}
     assert algorithms_tested('def test_eos_retention():\n    """EOS beams"""\n    pass\n') == {"beam"}
-    assert algorithms_tested("def test_x():\n    pass\n") == {"flash", "beam", "flash_bwd"}
+    assert algorithms_tested("def test_x():\n    pass\n") == {"flash", "beam", "flash_bwd", "dflash"}

@@ -51,14 +51,15 @@ SUITE = {
     "properties/conftest.py": f"""
         import pytest
 
-        from killmatrix.outside.adapters import ENV, target_from_env
+        from killmatrix.algorithms import BY_NAME
+        from killmatrix.outside.adapters import target_from_env
 
         FORGERIES = {json.dumps({k: str(FORGERIES / v[0]) for k, v in EXPECTED.items()})}
 
 
         @pytest.fixture(scope="session", params=sorted(FORGERIES))
         def flash_impl(request):
-            target = target_from_env("flash", {{ENV["flash"]: FORGERIES[request.param]}})
+            target = target_from_env("flash", {{BY_NAME["flash"].env: FORGERIES[request.param]}})
             yield target
             target.fn.close()
         """,

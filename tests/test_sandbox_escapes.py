@@ -57,13 +57,14 @@ CANARY_BYTES = b"the user's precious file\n"
 # One property per attempt, each with its own target (and so its own worker process).
 PROPERTY = """
     def test_{name}():
-        answers_like_plain_attention(target_from_env("flash", {{ENV["flash"]: {target!r}}}))
+        answers_like_plain_attention(target_from_env("flash", {{BY_NAME["flash"].env: {target!r}}}))
     """
 PROPERTIES_HEAD = """
     import numpy as np
     import pytest
 
-    from killmatrix.outside.adapters import ENV, target_from_env
+    from killmatrix.algorithms import BY_NAME
+    from killmatrix.outside.adapters import target_from_env
 
     pytestmark = pytest.mark.flash  # what `check flash` selects (the suite plugin marks only `flash_impl` users)
 

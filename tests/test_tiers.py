@@ -141,7 +141,9 @@ def test_check_of_the_whole_flash_suite(tmp_path, submission, verdict):
         result.output
     correctness = [p for p in document["properties"] if p["tier"] == "correctness"]
     if verdict == "pass":
-        assert all(p["status"] == "passed" for p in correctness)
+        # not_applicable: a property the user contract does not ask of outside code (the default tile size).
+        assert {p["status"] for p in correctness} <= {"passed", "not_applicable"}, correctness
+        assert any(p["status"] == "passed" for p in correctness)
         extensions = document["tiers"]["extensions"]
         assert "fails" not in extensions.values()
         # Keywords the seed's signature lacks; Nq != Nk and float16 it may well handle.

@@ -108,7 +108,7 @@ def test_greedy_accepts_any_tied_argmax_and_nothing_else():
 
 
 def _hyp(tokens, logprob, alpha):
-    from killmatrix.outside.adapters import Hyp
+    from properties.beam_hypothesis import Hyp
 
     return Hyp(tokens, logprob, logprob / len(tokens) ** alpha, False)
 
