@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -36,7 +35,7 @@ sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != P
 from killmatrix.algorithms import ALGORITHMS  # noqa: E402
 from killmatrix.commands.check import settings_from_options  # noqa: E402
 from killmatrix.commands.grade import grade_all  # noqa: E402
-from killmatrix.execution.executors import DaskExecutor, LocalExecutor  # noqa: E402
+from killmatrix.execution.executors import DaskExecutor, LocalExecutor, without_times  # noqa: E402
 from killmatrix.outside.submissions import discover  # noqa: E402
 from killmatrix.sandbox.limits import isolation_for  # noqa: E402
 
@@ -53,16 +52,6 @@ def make_variants(count: int, into: Path) -> Path:
         for source in folder.rglob("*.py"):
             source.write_text(source.read_text() + f"\n# bench variant {index}\n")
     return into
-
-
-def without_times(document):
-    if isinstance(document, dict):
-        return {k: without_times(v) for k, v in document.items() if k not in ("duration", "duration_s")}
-    if isinstance(document, list):
-        return [without_times(v) for v in document]
-    if isinstance(document, str):
-        return re.sub(r"\d+(\.\d+)? s\b", "<t> s", document)
-    return document
 
 
 def timed_grade(submissions, directory, settings, executor, selection) -> tuple[float, list[dict]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -26,7 +25,7 @@ from killmatrix.commands.arguments import isolation
 from killmatrix.commands.check import settings_from_options
 from killmatrix.commands.grade import grade_all
 from killmatrix.execution.archives import Archive
-from killmatrix.execution.executors import DaskExecutor, LocalExecutor
+from killmatrix.execution.executors import DaskExecutor, LocalExecutor, without_times
 from killmatrix.mutation.catalog import ROOT, Edit, NamedMutant
 from killmatrix.mutation.mutmut_runner import MutmutRunner
 from killmatrix.mutation.named_runner import run_named_mutants
@@ -59,17 +58,6 @@ def submissions(tmp_path_factory) -> Path:
     (folder / "broken").mkdir()
     (folder / "broken" / "beam.py").write_text("def beam_search(:\n")
     return folder
-
-
-def without_times(document):
-    """The JSON with wall-clock figures blanked: the only thing two runs of the same grade may differ in."""
-    if isinstance(document, dict):
-        return {k: without_times(v) for k, v in document.items() if k not in ("duration", "duration_s")}
-    if isinstance(document, list):
-        return [without_times(v) for v in document]
-    if isinstance(document, str):
-        return re.sub(r"\d+(\.\d+)? s\b", "<t> s", document)
-    return document
 
 
 def grade_json(out: Path, directory: Path, *options: str) -> dict:

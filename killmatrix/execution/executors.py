@@ -19,6 +19,7 @@ import dataclasses
 import functools
 import hashlib
 import logging
+import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -45,6 +46,18 @@ def code_digest() -> str:
         if relative.parts[0] != "suite" and "__pycache__" not in relative.parts:
             digest.update(f"\0{relative.as_posix()}\0".encode() + file.read_bytes())
     return digest.hexdigest()
+
+
+def without_times(document):
+    """The JSON with wall-clock figures blanked: what two executors must agree on
+    (the only thing two runs of the same grade may differ in)."""
+    if isinstance(document, dict):
+        return {k: without_times(v) for k, v in document.items() if k not in ("duration", "duration_s")}
+    if isinstance(document, list):
+        return [without_times(v) for v in document]
+    if isinstance(document, str):
+        return re.sub(r"\d+(\.\d+)? s\b", "<t> s", document)
+    return document
 
 
 class WorkerMismatch(RuntimeError):
