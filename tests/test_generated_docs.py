@@ -35,6 +35,14 @@ def test_the_readme_links_only_to_pages_that_exist():
                         "make bench, make grades)"
 
 
+def test_the_readme_score_line_is_the_generated_one():
+    """Catches a README score line pasted by hand and left behind by a later report: it must be the line
+    the report rendered into docs/generated/ledger.md (killed, equivalent, accepted, survived apart)."""
+    score = re.compile(r"^mutmut over `impl/`: .*$", re.M)
+    generated = score.search((GENERATED_DIR / "ledger.md").read_text()).group(0)
+    assert score.search(README.read_text()).group(0) == generated
+
+
 def test_the_readme_stays_short_and_names_the_two_commands():
     text = README.read_text()
     assert len(text.encode()) < 15_000, "README over 15 KB: move long material to docs/ (tables to docs/generated/)"
