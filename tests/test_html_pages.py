@@ -284,7 +284,7 @@ def test_grade_html_has_one_row_per_submission(browser, tmp_path, monkeypatch):
     submissions = [Submission(name, "flash", tmp_path / name / "attention.py", "flash_attention_fwd")
                    for name in ("flash_correct", "flash_inverted_rescale", "flash_broken_import")]
 
-    def judge(algorithm, target, settings, selection=None):
+    def judge(algorithm, target, settings, selection=None, suite_root=None):
         if "broken" in target:
             raise LoadError("ModuleNotFoundError: No module named 'tritonx'")
         if "inverted" in target:

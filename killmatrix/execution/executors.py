@@ -20,6 +20,7 @@ import functools
 import hashlib
 import logging
 import re
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -214,13 +215,17 @@ class DaskExecutor(Executor):
         if not items:
             return []
         archives = [_tree(p).archive() for p in shared]
-        # Every worker holds a copy, so a worker that dies takes no folder with it.
-        scattered = [self.client.scatter(a, broadcast=True, hash=True) for a in archives]
+        # Every worker holds a copy, so a worker that dies takes no folder with it. Keys are this call's own
+        # (hash=False, and `run` below): a key released by an earlier call and reused here before the scheduler
+        # forgot it cancels the new futures ("already forgotten", seen when a map follows another on one client).
+        scattered = [self.client.scatter(a, broadcast=True, hash=False) for a in archives]
         digests = [a.digest for a in archives]
+        run = uuid.uuid4().hex[:12]
         futures = {}
         for index, item in enumerate(items):
-            # The key names the task's inputs: the same task is the same key, run (and collected) once.
-            key = f"killmatrix-{fn.__name__}-{tokenize(fn.__module__, fn.__qualname__, item, digests)}"
+            # The key names the task's inputs: the same task is the same key within the call, run (and
+            # collected) once, rerun under that key when its worker dies.
+            key = f"killmatrix-{fn.__name__}-{tokenize(fn.__module__, fn.__qualname__, item, digests)}-{run}"
             futures[self.client.submit(_with_shared, code_digest(), fn, item, *scattered, key=key, pure=True)] = index
         results: list[Any] = [None] * len(items)
         try:
