@@ -267,23 +267,12 @@ def run_named_mutants(
     mutants: Iterable[NamedMutant],
     test_args: Sequence[str],
     *,
-    root: Path = ROOT,
-    jobs: int = 2,
     on_progress: Callable[[MutantResult], None] | None = None,
-    cache: ResultCache | None = None,
-    profile: str = "kill",
-    limits: Limits | None = None,
-    isolation: bool = False,
-    executor: Executor | None = None,
-    shipped: Sequence[Path] = (),
+    **options,
 ) -> list[MutantResult]:
     """Run `test_args` against every mutant; BaselineFailed if the unmutated suite fails.
 
-    Each algorithm's tests are selected with `-m <algorithm>` among `test_args`. `limits=None` sets
-    the timeout from the baseline's duration. `isolation`: confine every run to its copy (outside tests).
-    `executor`: where the mutants run (default: `jobs` local threads); `shipped`: folders outside `root` that
-    `test_args` name, which travel with the tree to an executor's workers.
+    Each algorithm's tests are selected with `-m <algorithm>` among `test_args`. `options` are
+    NamedMutantRunner's (root, jobs, cache, profile, limits, isolation, executor, shipped).
     """
-    runner = NamedMutantRunner(test_args, root=root, jobs=jobs, cache=cache, profile=profile, limits=limits,
-                               isolation=isolation, executor=executor, shipped=shipped)
-    return runner.run(mutants, on_progress)
+    return NamedMutantRunner(test_args, **options).run(mutants, on_progress)
