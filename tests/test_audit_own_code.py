@@ -138,14 +138,17 @@ def test_the_reference_is_transplanted_into_the_users_tests(tmp_path):
 def test_their_tests_judge_each_mutant_in_a_fork(tmp_path):
     """Catches a fork runner that reports every mutant alike: a broken causal mask (NaN rows) is killed,
     an inverted 1/sqrt(D) scale survives (neither test looks at values a scale changes: row 0 sees one key,
-    and any scale gives convex combinations), and a test failing on the unmutated code is left out."""
+    and any scale gives convex combinations), a test failing on the unmutated code left out, and progress
+    that loses or doubles mutants."""
     impl = write(tmp_path, "attn.py", TINY + "\ndef test_always_fails():\n    assert False\n")
     target = resolve_target(str(impl), None)
     staged = stage(target.path, find_tests(target.path), key="fork-test")
     mutants = make_mutants(staged.impl, target.func)
     scale = next(m for m in mutants if "* np.sqrt" in m.diff)
     mask = next(m for m in mutants if "+np.inf" in m.diff)
-    verdict = run_tests_on_mutants(staged, [scale, mask], jobs=1, isolation=ISOLATION)
+    told = []
+    verdict = run_tests_on_mutants(staged, [scale, mask], jobs=1, isolation=ISOLATION, on_done=told.append)
+    assert sum(told) == 2  # progress counts each mutant once
     assert list(verdict.failing_on_own) == ["attn.py::test_always_fails"]
     assert verdict.results[mask.id]["status"] == "killed"
     assert verdict.results[mask.id]["killed_by"] == "attn.py::test_causal_first_row_copies_v"
@@ -173,6 +176,28 @@ def test_an_unknown_part_is_a_value_error(tmp_path, bad):
         audit_own(str(tmp_path / "attn.py"), parts=[p for p in bad.split(",") if p])
 
 
+def test_a_package_file_no_test_imported_is_found_under_its_package_name(tmp_path, monkeypatch):
+    """Catches the file of a package (the reference's impl/attention_bwd.py, which no suite module imports
+    while collecting) imported a second time under its bare stem: the mutants installed there would reach no
+    caller, and every one would survive."""
+    import sys
+
+    from killmatrix.plugins.transplant_plugin import user_module
+
+    package = tmp_path / "km_probe_package"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "km_probe_module.py").write_text("def f():\n    return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        module = user_module(package / "km_probe_module.py")
+        assert module.__name__ == "km_probe_package.km_probe_module"
+        assert "km_probe_module" not in sys.modules
+    finally:
+        for name in ("km_probe_package", "km_probe_package.km_probe_module", "km_probe_module"):
+            sys.modules.pop(name, None)
+
+
 def test_main_test_id_is_shown_as_the_users_file(tmp_path):
     """Catches a report naming the generated test file instead of the user's script."""
     impl = write(tmp_path, "attn.py", TINY + '\nif __name__ == "__main__":\n    pass\n')
@@ -191,6 +216,22 @@ def test_cli_usage_errors_exit_2_with_one_line():
     assert bare.exit_code == 2 and "--impl" in bare.output
     missing = CliRunner().invoke(outward_app(), ["audit", "--impl", "nowhere/attn.py", "--no-isolation"])
     assert missing.exit_code == 2 and "no such .py file" in missing.output
+
+
+def test_only_runs_just_the_named_mutants_it_names(tmp_path):
+    """Catches `audit --impl --only ID` running every named mutant anyway, and an id that is no named mutant of
+    the algorithm (a typo, another algorithm's) running anything instead of a one-line exit 2."""
+    from typer.testing import CliRunner
+
+    from tests.outward_cli import outward_app
+
+    write(tmp_path, "attn.py", TINY)
+    only = "flash-causal-excludes-diagonal"  # the first row sees no key: its test of row 0 fails
+    record = audit_own(str(tmp_path / "attn.py"), parts=("named",), jobs=1, isolation=ISOLATION, only=[only])
+    assert [(m["id"], m["status"]) for m in record["named"]["mutants"]] == [(only, "killed")]
+    for wrong in ("flash-no-such-bug", "beam-eos-dropped"):
+        result = CliRunner().invoke(outward_app(), ["audit", "--impl", str(tmp_path / "attn.py"), "--only", wrong])
+        assert result.exit_code == 2 and f"no named mutant {wrong} of flash" in result.output
 
 
 def _hand_mutant(name: str, old: str, new: str):

@@ -168,6 +168,33 @@ def test_mutmut_survivors_rechecked_on_dask_match_local(cluster, tmp_path):
     assert any(status == "survived" and after == "killed" for _, status, after, _ in remote)
 
 
+def test_audit_of_own_code_on_dask_gives_the_local_record(cluster, tmp_path):
+    """Catches `audit --impl` lanes that read this machine's staged folder on a worker (each gets its own
+    unpacked copy), mutants lost or doubled when the cluster's lanes are cut smaller than the local ones, and a
+    triage judging with another suite than this machine's."""
+    from killmatrix.audit.own_audit import audit_own
+    from killmatrix.audit.own_mutants import SHIPPED_LANE_SIZE
+
+    from .test_audit_own_code import ISOLATION, TINY
+
+    impl = tmp_path / "user" / "attn.py"
+    impl.parent.mkdir()
+    impl.write_text(textwrap.dedent(TINY))
+
+    def audited(executor) -> dict:
+        record = audit_own(str(impl), parts=("own", "triage"), jobs=2, isolation=ISOLATION, executor=executor)
+        return without_times({k: v for k, v in record.items() if k != "timings"})
+
+    remote = audited(cluster)
+    assert remote == audited(LocalExecutor(2))
+    own = remote["own"]
+    # Lanes of SHIPPED_LANE_SIZE: more of them than workers, so the split and the merge are exercised.
+    assert own["total"] > 2 * SHIPPED_LANE_SIZE
+    # It judged both ways: mutants their tests kill, and a miss the suite shows to be a real bug.
+    assert 0 < own["killed"] < own["total"] and own["missed_real"]
+    assert len({m["id"] for m in own["missed_real"] + own["survive_both"]}) == own["total"] - own["killed"]
+
+
 def test_archives_are_named_by_content_alone(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     for folder in (one, two):

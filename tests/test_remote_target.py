@@ -69,6 +69,13 @@ OUTSIDE = '''
         return [np.asarray(x).shape for x in logits], model.vocab_size
 
 
+    def draws(rng, n):
+        if not (callable(getattr(rng, "random", None)) and callable(getattr(rng, "choice", None))):
+            raise TypeError(f"rng must have random() and choice(), got {type(rng).__name__}")
+        drawn = [float(rng.random()) for _ in range(n)] + [int(rng.choice(3, p=np.array([0.0, 1.0, 0.0])))]
+        return drawn, isinstance(rng, np.random.Generator)
+
+
     def swallows_callback_errors(observer):
         try:
             observer(1)
@@ -221,6 +228,35 @@ def test_callables_run_here_and_see_read_only_arrays(outside):
     assert model.calls == [[[1, 2]], [[1, 2, 3], [4]]]
     assert shapes == [(1, 7), (2, 7)] and vocab == 7
     assert updates == [(0, 2)]
+
+
+def test_a_random_generator_draws_as_if_here(outside):
+    """A NumPy Generator reaches the outside code as a Generator (it may check the type or hand it to NumPy)
+    and the caller's moves by exactly the draws made there: a second call goes on from where the first
+    left it. A scripted source of uniforms stays here and is called back. Catches a generator pickled into
+    the worker and left there, whose copy replays the same draws on every call (DFlash's sampling judged on
+    repeated draws, the reference's goodness of fit failed), and a scripted rng copied away unseen."""
+    rng, same = np.random.default_rng(7), np.random.default_rng(7)
+    remote = outside("draws")
+    first, second = remote(rng, 2), remote(rng=rng, n=2)
+    expected = [[float(same.random()) for _ in range(2)] + [int(same.choice(3, p=[0.0, 1.0, 0.0]))] for _ in "ab"]
+    assert [first, second] == [(expected[0], True), (expected[1], True)] and expected[0] != expected[1]
+    assert rng.random() == same.random()
+
+    class Scripted:
+        def __init__(self):
+            self.calls = []
+
+        def random(self):
+            self.calls.append("random")
+            return 0.25
+
+        def choice(self, n, p=None):
+            self.calls.append("choice")
+            return 2
+
+    scripted = Scripted()
+    assert remote(scripted, 1) == ([0.25, 2], False) and scripted.calls == ["random", "choice"]
 
 
 def test_an_exception_in_a_callable_is_re_raised_as_the_original(outside):

@@ -30,7 +30,16 @@ from killmatrix.audit.own_mutants import (
     run_tests_on_mutants,
     triage,
 )
-from killmatrix.audit.own_tests import FoundTests, Staged, find_tests, pytest_base_args, stage
+from killmatrix.audit.own_tests import (
+    FoundTests,
+    Staged,
+    find_tests,
+    pytest_base_args,
+    reference_algorithm,
+    stage,
+    suite_tests,
+)
+from killmatrix.execution.executors import Executor
 from killmatrix.mutation.catalog import ROOT, load_catalog
 from killmatrix.mutation.named_runner import child_env, run_named_mutants
 from killmatrix.mutation.result_cache import RUN_INPUTS, ResultCache, inputs_digest
@@ -75,6 +84,7 @@ def resolve_target(spec: str, algorithm: str | None) -> OwnTarget:
         raise ValueError(f"--impl {spec!r}: no such .py file")
     path = path.resolve()
     source = path.read_text(encoding="utf-8", errors="replace")
+    algorithm = algorithm or reference_algorithm(path)
     if algorithm is None:
         guessed = algorithms_tested(source)
         if len(guessed) != 1:
@@ -126,21 +136,27 @@ def reference_baseline(staged: Staged, target: OwnTarget, adapter: Path | None,
 
 def named_part(staged: Staged, target: OwnTarget, adapter: Path | None, *, jobs: int, cache: ResultCache,
                isolation: bool, on_progress: Callable[[object], None] | None,
-               silent: tuple[str, ...] = ()) -> tuple[dict, dict, list[str]]:
-    """(the named-mutant summary, the tests left out with their reason, every test run)."""
-    failing, tests = reference_baseline(staged, target, adapter, isolation)
+               silent: tuple[str, ...] = (), executor: Executor | None = None,
+               suite: bool = False, only: Sequence[str] = ()) -> tuple[dict, dict, list[str]]:
+    """(the named-mutant summary, the tests left out with their reason, every test run). `suite`: the tests are
+    killmatrix's own, for the reference; `only`: these named mutants (else all of the algorithm's)."""
+    catalog = named_mutants(target.algorithm, only)
+    if suite:
+        # The suite's tests run against the named mutants of the reference as `make report` runs them.
+        failing, tests, args, shipped = {}, [], list(staged.test_args), ()
+    else:
+        failing, tests = reference_baseline(staged, target, adapter, isolation)
+        args = [*_transplant_args(staged, target, adapter), *(f"--deselect={n}" for n in failing),
+                *(f"--deselect={n}" for n in silent), *pytest_base_args(staged)]
+        shipped = (staged.root,)
     excluded = {nodeid: f"fails with the reference in place of {target.func} (it checks more than the contract): "
                         f"{reason}" for nodeid, reason in failing.items()}
-    failing.update({nodeid: NO_ASSERTION for nodeid in silent})
-    catalog = [m for m in load_catalog() if m.algorithm == target.algorithm]
-    args = [*_transplant_args(staged, target, adapter), *(f"--deselect={n}" for n in failing),
-            *pytest_base_args(staged)]
-    if set(tests) <= set(failing):  # no test left to run: they kill nothing
+    if not suite and set(tests) <= {*failing, *silent}:  # no test left to run: they kill nothing
         records = [{"id": m.id, "status": "equivalent" if m.equivalent else "survived", "killed_by": [],
                     "bug": m.bug} for m in catalog]
     else:
         results = run_named_mutants(catalog, args, jobs=jobs, cache=cache, isolation=isolation,
-                                    on_progress=on_progress)
+                                    on_progress=on_progress, executor=executor, shipped=shipped)
         bugs = {m.id: m.bug for m in catalog}
         records = [{"id": r.id, "status": r.status, "killed_by": [staged.display_name(t) for t in r.killed_by],
                     "bug": bugs[r.id], "detail": r.detail} for r in results]
@@ -149,10 +165,19 @@ def named_part(staged: Staged, target: OwnTarget, adapter: Path | None, *, jobs:
     return summary, excluded, tests
 
 
+def named_mutants(algorithm: str, only: Sequence[str] = ()) -> list:
+    """The algorithm's named mutants, or `only` these; ValueError naming an id that is not one of them."""
+    catalog = [m for m in load_catalog() if m.algorithm == algorithm]
+    unknown = sorted(set(only) - {m.id for m in catalog})
+    if unknown:
+        raise ValueError(f"no named mutant {', '.join(unknown)} of {algorithm} in the catalog")
+    return [m for m in catalog if m.id in only] if only else catalog
+
+
 def check_part(staged: Staged, target: OwnTarget, adapter: Path | None, isolation: bool) -> tuple[dict, set[str]]:
     """(`check --json`'s record of the unmutated code, the correctness properties it fails)."""
     settings = RunSettings(isolation=isolation)
-    location = contract_target(staged.root, staged.impl.name, target.func, adapter)
+    location = contract_target(staged.root, staged.impl_path, target.func, adapter)
     try:
         run = run_suite_against(target.algorithm, location, settings)
     except LoadError as exc:
@@ -165,13 +190,15 @@ def check_part(staged: Staged, target: OwnTarget, adapter: Path | None, isolatio
 def own_part(staged: Staged, target: OwnTarget, adapter: Path | None, failing_properties: set[str], *, jobs: int,
              isolation: bool, progress: Callable[[str, int | None, int], None] | None,
              timings: dict[str, float], with_triage: bool = True, triage_budget_s: float | None = None,
-             silent: tuple[str, ...] = (), cache: ResultCache | None = None) -> tuple[dict, dict, list]:
+             silent: tuple[str, ...] = (), cache: ResultCache | None = None,
+             executor: Executor | None = None) -> tuple[dict, dict, list]:
     """(the own-mutant summary, tests left out, every test collected)."""
     mutants = make_mutants(staged.impl, target.func)
     if progress:
         progress("their tests against mutmut's mutants of their file", len(mutants), 0)
     start = time.monotonic()
     verdict = run_tests_on_mutants(staged, mutants, jobs=jobs, isolation=isolation, left_out=silent,
+                                   executor=executor,
                                    on_done=(lambda n: progress("", None, n)) if progress else None)
     timings["own: their tests"] = time.monotonic() - start
     excluded = {n: f"fails against the implementation itself: {reason}" for n, reason in verdict.failing_on_own.items()}
@@ -183,7 +210,7 @@ def own_part(staged: Staged, target: OwnTarget, adapter: Path | None, failing_pr
     if not with_triage:
         return {**summary, "untriaged": [{"id": m.id, "diff": m.diff} for m in missed]}, excluded, list(verdict.tests)
     real, both, left = triage(staged, missed, target.algorithm, target.func, adapter, failing_properties, jobs=jobs,
-                              isolation=isolation, budget_s=triage_budget_s, cache=cache,
+                              isolation=isolation, budget_s=triage_budget_s, cache=cache, executor=executor,
                               on_done=(lambda n: progress("", None, n)) if progress else None)
     timings["own: the suite on their misses"] = time.monotonic() - start - timings["own: their tests"]
     summary.update(missed_real=real, survive_both=both)
@@ -193,10 +220,11 @@ def own_part(staged: Staged, target: OwnTarget, adapter: Path | None, failing_pr
 
 
 def cache_key(target: OwnTarget, found: FoundTests, adapter: Path | None, parts: Sequence[str],
-              budget: str = "") -> str:
+              budget: str = "", only: Sequence[str] = ()) -> str:
     files = [target.path, *found.files, *([adapter] if adapter else [])]
     return inputs_digest(ROOT, [*RUN_INPUTS, *OWN_MODULES, "mutation_config", *map(str, files)], "own-audit",
-                         target.func, target.algorithm, ",".join(parts), fast_selection(target.algorithm), budget)
+                         target.func, target.algorithm, ",".join(parts), fast_selection(target.algorithm), budget,
+                         ",".join(sorted(only)))
 
 
 def audit_own(
@@ -211,15 +239,19 @@ def audit_own(
     isolation: bool = True,
     progress: Callable[[str, int | None, int], None] | None = None,
     triage_budget_s: float | None = None,
+    executor: Executor | None = None,
+    only: Sequence[str] = (),
 ) -> dict:
     """The CONTRACTS §4 `audit --impl` record. `progress(phase, total, advance)`: a new phase when `phase` is
-    set. ValueError for a bad target, adapter, test path or part, and for tests that do not run at all."""
+    set. The mutant runs fan out on `executor` (`jobs` local threads by default); the check runs here.
+    ValueError for a bad target, adapter, test path or part, and for tests that do not run at all."""
     unknown = sorted(set(parts) - set(PARTS))
     if unknown or not parts:
         raise ValueError(f"unknown part {', '.join(unknown) or '(none)'}: choose among {', '.join(PARTS)}")
     if "triage" in parts and "own" not in parts:
         raise ValueError("the triage part judges the mutants of the own part: ask for both")
     target = resolve_target(spec, algorithm)
+    named_mutants(target.algorithm, only)  # an unknown --only is an error before any run
     if adapter is not None:
         adapter = Path(adapter).resolve()
         if not adapter.is_file():
@@ -227,13 +259,14 @@ def audit_own(
         source = adapter.read_text(encoding="utf-8", errors="replace")
         if "def to_user" not in source:
             raise ValueError(f"--adapter {adapter.name} defines no to_user(reference_fn)")
-    found = find_tests(target.path, list(tests) or None)
+    suite = reference_algorithm(target.path) == target.algorithm  # the reference, with its own suite
+    found = suite_tests(list(tests) or None) if suite else find_tests(target.path, list(tests) or None)
     cache = cache or ResultCache(None)
-    key = cache_key(target, found, adapter, parts, repr(triage_budget_s))
+    key = cache_key(target, found, adapter, parts, repr(triage_budget_s), only)
     record = cache.get("own_audit", key)
     if record is not None:
         return {**record, "cached": True}
-    staged = stage(target.path, found, extra=[adapter] if adapter else [], key=key)
+    staged = stage(target.path, found, extra=[adapter] if adapter else [], key=key, algorithm=target.algorithm)
     timings: dict[str, float] = {}
     silent = tuple(staged.nodeid(name) for name in found.silent)  # they can never fail: they kill nothing
     excluded_silent = {name: NO_ASSERTION for name in silent}
@@ -255,16 +288,18 @@ def audit_own(
             result["own"], own_excluded, result["tests"] = own_part(
                 staged, target, adapter, failing_properties, jobs=jobs, isolation=isolation, progress=progress,
                 timings=timings, with_triage="triage" in parts, triage_budget_s=triage_budget_s, silent=silent,
-                cache=cache)
+                cache=cache, executor=executor)
             excluded.update(own_excluded)
         if "named" in parts:
             start = time.monotonic()
-            total = sum(m.algorithm == target.algorithm for m in load_catalog())
+            total = len(named_mutants(target.algorithm, only))
             if progress:
-                progress("named mutants transplanted into their tests", total, 0)
+                progress("named mutants against the suite" if found.suite else
+                         "named mutants transplanted into their tests", total, 0)
             result["named"], named_excluded, tests = named_part(
                 staged, target, adapter, jobs=jobs, cache=cache, isolation=isolation,
-                on_progress=(lambda r: progress("", None, 1)) if progress else None, silent=silent)
+                on_progress=(lambda r: progress("", None, 1)) if progress else None, silent=silent,
+                executor=executor, suite=found.suite, only=only)
             result["tests"] = result["tests"] or tests
             for nodeid, reason in named_excluded.items():
                 excluded.setdefault(nodeid, reason)

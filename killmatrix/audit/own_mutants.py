@@ -23,21 +23,30 @@ import difflib
 import hashlib
 import json
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
 
 from killmatrix.algorithms import BY_NAME
 from killmatrix.audit.own_tests import Staged, pytest_base_args
-from killmatrix.execution.executors import LocalExecutor
+from killmatrix.execution.executors import Executor, Folder, LocalExecutor, Tree, relocate
 from killmatrix.mutation.catalog import ROOT
 from killmatrix.mutation.named_runner import child_env
 from killmatrix.mutation.result_cache import RUN_INPUTS, ResultCache, inputs_digest
-from killmatrix.outside.check_run import EXPLICIT_FAILURE, PLUGINS, SUITE_DIRS, RunSettings, _death_outcome, _Scratch
+from killmatrix.outside.check_run import (
+    EXPLICIT_FAILURE,
+    PLUGINS,
+    SUITE_DIRS,
+    SUITE_PARTS,
+    RunSettings,
+    _death_outcome,
+    _Scratch,
+)
 from killmatrix.outside.verdicts import CORRECTNESS, property_verdicts
 from killmatrix.plugins.pytest_runner import read_outcomes, run_pytest
 from killmatrix.sandbox.limits import GiB, Limits
@@ -64,7 +73,7 @@ ORACLE_SETTINGS = RunSettings(per_test_timeout_s=20.0, slow_test_timeout_s=40.0,
 @dataclass(frozen=True)
 class OwnMutant:
     id: str  # function__mutmut_N, numbered per function as mutmut numbers them
-    function: str
+    function: str  # `Class.method` for a method
     source: str  # the whole mutated file
     diff: str
 
@@ -118,7 +127,8 @@ def make_mutants(path: Path, func: str) -> list[OwnMutant]:
         mutated = deep_replace(module, mutation.original_node, mutation.mutated_node).code
         if mutated == source:
             continue
-        name = _function_name(owner)
+        # A method is named by its class, as mutmut and the ledger name it (`_Sampling.accepts`).
+        name = ".".join([*sorted(_owning_class(owner, module)), _function_name(owner)])
         counters[name] = counters.get(name, 0) + 1
         diff = "".join(difflib.unified_diff(source.splitlines(True), mutated.splitlines(True),
                                             f"a/{path.name}", f"b/{path.name}", n=1))
@@ -136,54 +146,94 @@ class TestsVerdict:
     results: dict  # mutant id -> {"status", "killed_by", "detail"}
 
 
-def run_tests_on_mutants(staged: Staged, mutants: list[OwnMutant], *, jobs: int, isolation: bool,
-                         timeout_s: float = 600.0, on_done: Callable[[int], None] | None = None,
-                         left_out: tuple[str, ...] = ()) -> TestsVerdict:
-    """The user's tests against the unmutated file and every mutant, `jobs` sandboxed children side by side.
+# A shipping executor (dask) gets lanes of at most this many mutants: a worker that dies re-runs only its lane,
+# any number of workers share the load, and progress moves lane by lane. Locally there is one lane per job
+# (each lane's child pays collection and the imports once), followed as it goes.
+SHIPPED_LANE_SIZE = 8
 
-    ValueError when the tests do not even collect (the reason is pytest's)."""
-    work = staged.root.parent / f"{staged.root.name}-mutants"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
-    lanes = [mutants[i::jobs] for i in range(jobs)] if mutants else [[]]
 
-    def lane(index: int, chunk: list[OwnMutant]) -> dict:
-        folder = work / f"lane{index}"
-        (folder / "results").mkdir(parents=True)
+LANE_S_PER_MUTANT = 30.0
+
+
+def split_in_lanes(mutants: list, executor: Executor) -> list[list]:
+    """The mutants dealt round-robin into the lanes `executor` runs side by side (none empty)."""
+    count = executor.workers if not executor.ships else \
+        max(executor.workers, -(-len(mutants) // SHIPPED_LANE_SIZE))
+    return [chunk for chunk in (mutants[i::count] for i in range(count)) if chunk]
+
+
+@dataclass(frozen=True)
+class TestsLane:
+    """The user's tests against some mutants in one sandboxed pytest child, everything it reads named: the staged
+    folder travels with it (as an archive to a worker without this filesystem)."""
+
+    __test__ = False
+    staged: Folder
+    layout: Staged  # the staging as this machine has it
+    mutants: tuple[OwnMutant, ...]
+    left_out: tuple[str, ...]
+    isolation: bool
+    timeout_s: float
+    # Progress as the child writes each mutant's result: only where the lane runs in this process.
+    on_done: Callable[[int], None] | None = field(default=None, compare=False, repr=False)
+
+
+def tests_lane_task(lane: TestsLane) -> dict:
+    """{"baseline", "results"} of one lane wherever it runs, paths named as the submitting machine names them."""
+    with lane.staged.opened() as root:
+        return relocate(_run_tests_lane(lane.layout.moved(root), lane), {str(root): lane.staged.origin})
+
+
+def _run_tests_lane(staged: Staged, lane: TestsLane) -> dict:
+    folder = Path(tempfile.mkdtemp(prefix="killmatrix-own-lane-"))
+    try:
+        (folder / "results").mkdir()
         (folder / "tmp").mkdir()
         manifest = []
-        for mutant in chunk:
+        for mutant in lane.mutants:
             file = folder / f"{mutant.id}.py"
             file.write_text(mutant.source, encoding="utf-8")
             manifest.append({"id": mutant.id, "source": str(file)})
         (folder / "manifest.json").write_text(json.dumps(manifest))
         env = {**child_env(staged.root, 2), "TMPDIR": str(folder / "tmp")}
-        limits = Limits(timeout_s=timeout_s, memory_bytes=4 * GiB,
-                        writable=(str(staged.root), str(folder)) if isolation else None)
-        run = run_pytest(["-p", "killmatrix.plugins.own_mutant_plugin", "-p", "killmatrix.plugins.audit_plugin",
-                          f"--own-mutants={folder / 'manifest.json'}", f"--own-file={staged.impl}",
-                          f"--own-results={folder / 'results'}", *(f"--deselect={n}" for n in left_out),
-                          *pytest_base_args(staged)],
-                         cwd=staged.root, env=env, limits=limits, profile="kill")
+        # A safety net only: the plugin ends each mutant at its own deadline (a timeout counts as caught).
+        limits = Limits(timeout_s=lane.timeout_s + LANE_S_PER_MUTANT * len(lane.mutants), memory_bytes=4 * GiB,
+                        writable=(str(staged.root), str(folder)) if lane.isolation else None)
+        with _DoneCounter(folder / "results", len(lane.mutants), lane.on_done, pattern="[0-9]*.json"):
+            run = run_pytest(["-p", "killmatrix.plugins.own_mutant_plugin",
+                              f"--own-mutants={folder / 'manifest.json'}", f"--own-file={staged.impl}",
+                              f"--own-results={folder / 'results'}", *(f"--deselect={n}" for n in lane.left_out),
+                              *pytest_base_args(staged)],
+                             cwd=staged.root, env=env, limits=limits, profile="kill")
         baseline_path = folder / "results" / "baseline.json"
         if not baseline_path.exists() or "error" in json.loads(baseline_path.read_text()):
             detail = json.loads(baseline_path.read_text())["error"] if baseline_path.exists() else \
                 (run.child.stdout + run.child.stderr).strip()[-800:]
             raise ValueError(f"the tests do not run against the implementation itself: {detail}")
         results = {}
-        for i, mutant in enumerate(chunk):
+        for i, mutant in enumerate(lane.mutants):
             path = folder / "results" / f"{i}.json"
             results[mutant.id] = json.loads(path.read_text()) if path.exists() else {
                 "status": "timeout", "killed_by": "", "detail": f"the lane {run.child.describe} before it ran"}
-            if on_done is not None:
-                on_done(1)
         return {"baseline": json.loads(baseline_path.read_text()), "results": results}
-
-    try:
-        # The lanes share this machine's scratch folders: local threads only (no --executor dask for --impl).
-        done = LocalExecutor(jobs).map(lambda pair: lane(*pair), list(enumerate(lanes)))
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_tests_on_mutants(staged: Staged, mutants: list[OwnMutant], *, jobs: int, isolation: bool,
+                         timeout_s: float = 600.0, on_done: Callable[[int], None] | None = None,
+                         left_out: tuple[str, ...] = (), executor: Executor | None = None) -> TestsVerdict:
+    """The user's tests against the unmutated file and every mutant, in sandboxed children side by side on
+    `executor` (`jobs` local threads by default).
+
+    ValueError when the tests do not even collect (the reason is pytest's)."""
+    executor = executor or LocalExecutor(jobs)
+    folder = executor.folder(staged.root)
+    lanes = [TestsLane(folder, staged, tuple(chunk), tuple(left_out), isolation, timeout_s,
+                       None if executor.ships else on_done)
+             for chunk in split_in_lanes(mutants, executor) or [[]]]
+    count = (lambda lane: on_done(len(lane["results"]))) if executor.ships and on_done is not None else None
+    done = executor.map(tests_lane_task, lanes, on_result=count)
     base = done[0]["baseline"]
     results = {k: v for d in done for k, v in d["results"].items()}
     return TestsVerdict(tuple(base["tests"]), dict(base["failing"]), results)
@@ -262,13 +312,36 @@ def _lane_child(scratch, algorithm: str, manifest: Path, out: Path, settings: Ru
     return run_pytest(args, cwd=scratch.root, env=scratch.env, limits=limits)
 
 
-def _triage_lane(staged: Staged, chunk: list[OwnMutant], algorithm: str, func: str, adapter: Path | None,
-                 settings: RunSettings, deadline: float | None, already_failing: set[str],
-                 on_done: Callable[[int], None] | None = None) -> dict[str, dict | None]:
-    """Mutant id -> {correctness property: detail} of each it fails (None: not triaged), from one sandboxed
-    pytest child that runs the fast properties against every mutant of `chunk` in turn (a fresh child goes on
-    with the rest when one dies in a mutant: that mutant's running test gets the death as its outcome)."""
-    scratch = _Scratch(algorithm, "", settings, ROOT)
+@dataclass(frozen=True)
+class TriageLane:
+    """Some of the mutants the user's tests missed, judged by the suite in one sandboxed pytest child; the staged
+    folder travels with it, the suite is the executor's shared tree."""
+
+    staged: Folder
+    impl_path: str  # the implementation's path in the staged folder
+    mutants: tuple[OwnMutant, ...]
+    algorithm: str
+    func: str
+    adapter_name: str | None  # the adapter's file in the staged folder
+    settings: RunSettings
+    deadline: float | None  # seconds since the epoch: no mutant starts after it
+    already_failing: tuple[str, ...]
+    # Progress as the child marks mutants done: only where the lane runs in this process (never sent away).
+    on_done: Callable[[int], None] | None = field(default=None, compare=False, repr=False)
+
+
+def triage_lane_task(lane: TriageLane, suite_root: Path) -> dict[str, dict | None]:
+    """Mutant id -> {correctness property: detail} of each it fails (None: not triaged), wherever it runs."""
+    with lane.staged.opened() as root:
+        return relocate(_triage_lane(root, lane, suite_root), {str(root): lane.staged.origin})
+
+
+def _triage_lane(staged_root: Path, lane: TriageLane, suite_root: Path) -> dict[str, dict | None]:
+    """One sandboxed pytest child runs the fast properties against every mutant of the lane in turn (a fresh
+    child goes on with the rest when one dies in a mutant: that mutant's running test gets the death as its
+    outcome)."""
+    chunk, algorithm = lane.mutants, lane.algorithm
+    scratch = _Scratch(algorithm, "", lane.settings, suite_root)
     try:
         folders = scratch.root / "own-mutants"
         out = scratch.root / "own-results"
@@ -277,19 +350,22 @@ def _triage_lane(staged: Staged, chunk: list[OwnMutant], algorithm: str, func: s
         for index, mutant in enumerate(chunk):
             folder = folders / f"m{index}"
             folder.mkdir(parents=True)
-            for file in staged.root.iterdir():
+            for file in staged_root.iterdir():
                 if file.is_file():
                     shutil.copy2(file, folder / file.name)
-            (folder / staged.impl.name).write_text(mutant.source, encoding="utf-8")
-            manifest.append({"id": mutant.id, "location": contract_target(folder, staged.impl.name, func, adapter)})
+            (folder / lane.impl_path).parent.mkdir(parents=True, exist_ok=True)
+            (folder / lane.impl_path).write_text(mutant.source, encoding="utf-8")
+            manifest.append({"id": mutant.id,
+                             "location": contract_target(folder, lane.impl_path, lane.func, lane.adapter_name)})
         (scratch.root / "own-triage.json").write_text(json.dumps(manifest))
         # Property names with a tier suffix name part of a test: that test still runs.
-        (scratch.root / KNOWN_FAILING_FILE).write_text(json.dumps(sorted(n for n in already_failing if "[" not in n)))
+        (scratch.root / KNOWN_FAILING_FILE).write_text(
+            json.dumps(sorted(n for n in lane.already_failing if "[" not in n)))
         suite = [d for d in SUITE_DIRS if (scratch.root / d).is_dir()]
         selection = [*(_fast_args(algorithm) or []), *suite]
         outcomes: dict[int, dict] = {}
-        with _DoneCounter(out, len(chunk), on_done):
-            _run_until_done(scratch, chunk, algorithm, out, outcomes, settings, deadline, selection)
+        with _DoneCounter(out, len(chunk), lane.on_done):
+            _run_until_done(scratch, list(chunk), algorithm, out, outcomes, lane.settings, lane.deadline, selection)
         for index in range(len(chunk)):
             if index not in outcomes and (out / f"{index}.done").exists():
                 outcomes[index], _, _ = read_outcomes(out / f"{index}.jsonl")
@@ -335,10 +411,10 @@ def _smaller_inputs(outcomes: dict, out: Path, index: int) -> dict:
 
 
 class _DoneCounter:
-    """Calls `on_done(n)` as a lane's child marks mutants done (`N.done` files), from a polling thread."""
+    """Calls `on_done(n)` as a lane's child marks mutants done (files matching `pattern`), from a polling thread."""
 
-    def __init__(self, out: Path, total: int, on_done: Callable[[int], None] | None):
-        self.out, self.total, self.on_done, self.told = out, total, on_done, 0
+    def __init__(self, out: Path, total: int, on_done: Callable[[int], None] | None, pattern: str = "*.done"):
+        self.out, self.total, self.on_done, self.pattern, self.told = out, total, on_done, pattern, 0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._poll, daemon=True)
 
@@ -349,7 +425,7 @@ class _DoneCounter:
 
     def _poll(self) -> None:
         while not self.stop.wait(0.5):
-            self._tell(len(list(self.out.glob("*.done"))))
+            self._tell(len(list(self.out.glob(self.pattern))))
 
     def __enter__(self):
         self.thread.start()
@@ -363,11 +439,12 @@ class _DoneCounter:
 
 def triage(staged: Staged, mutants: list[OwnMutant], algorithm: str, func: str, adapter: Path | None,
            already_failing: set[str], *, jobs: int, isolation: bool, budget_s: float | None = None,
-           on_done: Callable[[int], None] | None = None,
-           cache: ResultCache | None = None) -> tuple[list[dict], list[dict], list[dict]]:
+           on_done: Callable[[int], None] | None = None, cache: ResultCache | None = None,
+           executor: Executor | None = None) -> tuple[list[dict], list[dict], list[dict]]:
     """(missed_real, survive_both, untriaged) of the mutants the user's tests missed, judged by the fast
-    properties. All of a lane's mutants run in one sandboxed pytest child (`jobs` lanes side by side); a
-    mutant not started within `budget_s` seconds stays untriaged; verdicts are cached by content."""
+    properties. All of a lane's mutants run in one sandboxed pytest child (lanes side by side on `executor`,
+    `jobs` local threads by default); a mutant not started within `budget_s` seconds stays untriaged; verdicts
+    are cached by content."""
     settings = replace(ORACLE_SETTINGS, isolation=isolation)
     deadline = None if budget_s is None else time.time() + budget_s
     cache = cache or ResultCache(None)
@@ -383,12 +460,14 @@ def triage(staged: Staged, mutants: list[OwnMutant], algorithm: str, func: str, 
             if on_done is not None:
                 on_done(1)
     todo = [m for m in mutants if m.id not in failing]
-    lanes = [chunk for chunk in (todo[i::jobs] for i in range(jobs)) if chunk]
-
-    def judge(chunk: list[OwnMutant]) -> dict[str, dict | None]:
-        return _triage_lane(staged, chunk, algorithm, func, adapter, settings, deadline, already_failing, on_done)
-
-    judged = LocalExecutor(jobs).map(judge, lanes)
+    executor = executor or LocalExecutor(jobs)
+    folder = executor.folder(staged.root)
+    lanes = [TriageLane(folder, staged.impl_path, tuple(chunk), algorithm, func, adapter and Path(adapter).name,
+                        settings, deadline, tuple(sorted(already_failing)), None if executor.ships else on_done)
+             for chunk in split_in_lanes(todo, executor)]
+    count = (lambda verdicts: on_done(len(verdicts))) if executor.ships and on_done is not None else None
+    # The suite travels too: a worker judges with this machine's properties, whatever it has installed.
+    judged = executor.map(triage_lane_task, lanes, shared=(Tree(ROOT, SUITE_PARTS),), on_result=count)
     for verdicts in judged:
         for mutant_id, found in verdicts.items():
             failing[mutant_id] = found

@@ -6,6 +6,10 @@ prints). All three become pytest tests of one staged folder: the implementation 
 test module, and the `__main__` block becomes one test (MAIN_TEST) that runs the block in the imported
 module's namespace, so whatever replaces the user's function there is what the block calls.
 
+The reference's own tests are the fourth shape: killmatrix's suite (`properties/`, `adversarial/`) reaches the
+implementation through its fixtures, not by import, so `--impl impl/<reference>.py` stages a copy of the
+suite with the reference in it and selects the algorithm's tests as `make report` does (`suite_tests`).
+
 Only copies are ever run: the user's folder is read, never written, never a cwd.
 """
 
@@ -18,9 +22,16 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from killmatrix.algorithms import of_reference_module
+from killmatrix.layout import SUITE_ROOT
+from killmatrix.outside.check_run import SUITE_DIRS, SUITE_PARTS
+
 MAIN_FILE = "test_killmatrix_main_block.py"
 MAIN_TEST = f"{MAIN_FILE}::test_main_block"
 TEST_PATTERNS = ("test_*.py", "*_test.py")
+# The suite's tests of one algorithm as `make report`'s mutmut selects them (pyproject: "implementation and
+# not slow").
+SUITE_MARKERS = "{algorithm} and not slow"
 # A whole project folder is not copied: only what a test run of a one-file implementation reads.
 _COPIED_SUFFIXES = {".py", ".json", ".npz", ".npy", ".toml", ".txt", ".csv"}
 _MAX_COPIED_BYTES = 20 * 1024 * 1024
@@ -61,6 +72,7 @@ class FoundTests:
     files: tuple[Path, ...]  # sibling or given test files and folders
     main_block: bool  # the implementation file has an `if __name__ == "__main__":` block
     silent: tuple[str, ...]  # tests that can never fail: they assert nothing (names as in the report)
+    suite: bool = False  # the files are killmatrix's own suite (the implementation is the reference)
 
     @property
     def empty(self) -> bool:
@@ -114,6 +126,9 @@ def find_tests(impl: Path, given: list[Path] | None = None) -> FoundTests:
         for path in given:
             if not Path(path).exists():
                 raise ValueError(f"test path {str(path)!r} does not exist")
+            if _in_suite(Path(path)):
+                raise ValueError(f"{path} is killmatrix's own suite: it reaches the implementation through its "
+                                 "fixtures, not by import; run it on your code with `killmatrix check`")
         files = tuple(f.resolve() for p in given for f in _test_files_in(Path(p)) if f.resolve() != impl.resolve())
     else:
         files = tuple(f.resolve() for f in _test_files_in_dir(impl.parent) if f.resolve() != impl.resolve())
@@ -128,6 +143,29 @@ def find_tests(impl: Path, given: list[Path] | None = None) -> FoundTests:
     return FoundTests(in_file, files, bool(mains), tuple(silent))
 
 
+def _in_suite(path: Path) -> bool:
+    path = path.resolve()
+    return any(path.is_relative_to(SUITE_ROOT / d) for d in SUITE_DIRS)
+
+
+def reference_algorithm(impl: Path) -> str | None:
+    """The algorithm whose reference implementation `impl` is (a file of the suite's `impl/`), if any."""
+    impl = Path(impl).resolve()
+    return of_reference_module(impl.stem) if impl.parent == (SUITE_ROOT / "impl").resolve() else None
+
+
+def suite_tests(given: list[Path] | None = None) -> FoundTests:
+    """The tests of a reference: `given` files or folders of the suite, else all of `properties/` and
+    `adversarial/`. ValueError for a path outside the suite."""
+    paths = [Path(p) for p in given] if given else [SUITE_ROOT / d for d in SUITE_DIRS]
+    for path in paths:
+        if not path.exists() or not _in_suite(path):
+            raise ValueError(f"{path}: the reference is audited with its own suite: name test files or folders "
+                             f"under {', '.join(str(SUITE_ROOT / d) for d in SUITE_DIRS)}")
+    files = tuple(sorted({f.resolve() for p in paths for f in _test_files_in(p)}))
+    return FoundTests((), files, False, (), suite=True)
+
+
 def _test_files_in_dir(folder: Path) -> list[Path]:
     return sorted({f for pattern in TEST_PATTERNS for f in folder.glob(pattern)})
 
@@ -137,6 +175,16 @@ class Staged:
     root: Path  # the scratch folder: copies of the implementation's folder, tests, a pytest.ini
     impl: Path  # the staged copy of the implementation file
     test_args: tuple[str, ...]  # pytest arguments naming what to collect
+    plugin_args: tuple[str, ...] = ("-p", "killmatrix.plugins.audit_plugin")  # and how to mark and select them
+
+    @property
+    def impl_path(self) -> str:
+        """The implementation's path in the staged folder (its name, or `impl/<name>` for a reference)."""
+        return self.impl.relative_to(self.root).as_posix()
+
+    def moved(self, root: Path) -> Staged:
+        """The same staging at `root` (where a copy of the folder was unpacked)."""
+        return Staged(root, root / self.impl_path, self.test_args, self.plugin_args)
 
     def nodeid(self, display_name: str) -> str:
         """The staged node id of a test named as in the report (the inverse of `display_name`)."""
@@ -159,14 +207,17 @@ def _copy_folder(source: Path, target: Path) -> None:
             shutil.copy2(file, target / file.name)
 
 
-def stage(impl: Path, found: FoundTests, *, extra: list[Path] = (), key: str = "") -> Staged:
+def stage(impl: Path, found: FoundTests, *, extra: list[Path] = (), key: str = "", algorithm: str = "") -> Staged:
     """Copy the implementation's folder (its small files), the test files and `extra` files (an
-    adapter) to a scratch folder named by `key`, with a pytest.ini of its own."""
+    adapter) to a scratch folder named by `key`, with a pytest.ini of its own. For the suite's own tests,
+    a copy of the suite with `impl` in its place, selecting `algorithm`'s tests."""
     impl = Path(impl).resolve()
     digest = hashlib.sha1(f"{impl}\0{key}".encode()).hexdigest()[:12]
     root = Path(tempfile.gettempdir()) / f"killmatrix-own-{digest}"
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir()
+    if found.suite:
+        return _stage_suite(root, impl, found, algorithm)
     _copy_folder(impl.parent, root)
     shutil.copy2(impl, root / impl.name)
     for path in [*found.files, *map(Path, extra)]:
@@ -184,7 +235,18 @@ def stage(impl: Path, found: FoundTests, *, extra: list[Path] = (), key: str = "
     return Staged(root, root / impl.name, tuple(args))
 
 
+def _stage_suite(root: Path, impl: Path, found: FoundTests, algorithm: str) -> Staged:
+    for part in SUITE_PARTS:
+        shutil.copytree(SUITE_ROOT / part, root / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    staged_impl = root / "impl" / impl.name
+    shutil.copy2(impl, staged_impl)
+    (root / "pytest.ini").write_text("[pytest]\npython_files = test_*.py\npython_functions = test*\n")
+    # The markers and fixtures come from the suite's plugin (a wheel's suite has no conftest.py).
+    plugins = ("-p", "killmatrix.plugins.suite_plugin", "-m", SUITE_MARKERS.format(algorithm=algorithm))
+    return Staged(root, staged_impl, tuple(f.relative_to(SUITE_ROOT).as_posix() for f in found.files), plugins)
+
+
 def pytest_base_args(staged: Staged) -> list[str]:
     """Collect exactly the staged tests, under the staged pytest.ini (never the project's pyproject)."""
     return ["-c", str(staged.root / "pytest.ini"), "--rootdir", str(staged.root), "-p", "no:randomly",
-            *(str(staged.root / a) for a in staged.test_args)]
+            *staged.plugin_args, *(str(staged.root / a) for a in staged.test_args)]

@@ -58,12 +58,11 @@ def audit(
     if impl is not None:
         from killmatrix.commands.audit_impl import audit_impl
 
-        if executor_name != "local":
-            # Its lanes and triage share scratch folders on this machine (killmatrix/audit/own_mutants.py).
-            raise fail("audit", "--impl runs on this machine: drop --executor dask (docs/DISTRIBUTED.md)")
-        return audit_impl(impl, tests or [], algorithms=algorithm or [], adapter=adapter, skip=skip or [], jobs=jobs,
-                          no_cache=no_cache, isolated=isolation("audit", no_isolation), json_path=json_path,
-                          markdown_path=markdown_path, html_path=html_path, triage_budget_s=triage_budget)
+        with executor_for("audit", executor_name, scheduler, jobs, scheduler_timeout) as executor:
+            return audit_impl(impl, tests or [], algorithms=algorithm or [], adapter=adapter, skip=skip or [],
+                              jobs=jobs, no_cache=no_cache, isolated=isolation("audit", no_isolation),
+                              json_path=json_path, markdown_path=markdown_path, html_path=html_path,
+                              triage_budget_s=triage_budget, executor=executor, only=only or [])
     if not tests:
         raise fail("audit", "name the TESTS to audit, or your implementation with --impl PATH[:FUNC]")
     console = terminal.console(json_path, markdown_path, html_path)

@@ -10,6 +10,7 @@ import typer
 from killmatrix.audit.own_audit import PARTS, audit_own
 from killmatrix.audit.own_report import own_audit_markdown, print_own_audit
 from killmatrix.commands.arguments import fail
+from killmatrix.execution.executors import Executor
 from killmatrix.mutation.catalog import ROOT
 from killmatrix.mutation.result_cache import CACHE_DIR_NAME, ResultCache
 from killmatrix.rendering import terminal
@@ -56,7 +57,8 @@ def exit_code(record: dict) -> int:
 
 def audit_impl(impl: str, tests: list[Path], *, algorithms: list[str], adapter: Path | None, skip: list[str],
                jobs: int, no_cache: bool, isolated: bool, json_path: Path | None, markdown_path: Path | None,
-               triage_budget_s: float | None = TRIAGE_BUDGET_S, html_path: Path | None = None) -> None:
+               triage_budget_s: float | None = TRIAGE_BUDGET_S, html_path: Path | None = None,
+               executor: Executor | None = None, only: list[str] = ()) -> None:
     if len(algorithms) > 1:
         raise fail("audit", "--impl audits one algorithm: pass --algorithm once")
     console = terminal.console(json_path, markdown_path, html_path)
@@ -66,7 +68,7 @@ def audit_impl(impl: str, tests: list[Path], *, algorithms: list[str], adapter: 
     try:
         record = audit_own(impl, algorithm=algorithms[0] if algorithms else None, adapter=adapter, tests=tests,
                            parts=parts, jobs=jobs, cache=cache, isolation=isolated, progress=phases,
-                           triage_budget_s=triage_budget_s)
+                           triage_budget_s=triage_budget_s, executor=executor, only=only)
     except ValueError as exc:
         raise fail("audit", str(exc)) from None
     finally:

@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import killmatrix
@@ -301,6 +302,33 @@ def _report_refusals(worker: _Worker) -> None:
             fh.write(json.dumps({**fields, "nodeid": nodeid}) + "\n")
 
 
+def stays_here(value: object) -> bool:
+    """Whether an argument stays in this process, the worker getting a stand-in that calls back: a callable (a
+    model, an observer), and any other source of random numbers (anything with a callable `random`: a test's
+    scripted uniforms). A copy would draw in the worker, leaving this one where it was: every call would
+    replay the same draws, and a test scripting them would see none. A NumPy Generator travels as a copy
+    instead (the outside code may check its type or hand it to NumPy) and its end state comes back
+    (`_move_generators`)."""
+    if isinstance(value, type | np.random.Generator):
+        return False
+    return callable(value) or callable(getattr(value, "random", None))
+
+
+def _move_generators(args: tuple, kwargs: dict, states: object) -> None:
+    """Set each NumPy Generator argument to the state its copy reached in the worker, as if it drew here."""
+    if not isinstance(states, list):
+        raise TargetProtocolError("the implementation's process sent a malformed generator state list")
+    for entry in states:
+        try:
+            where, key, state = entry
+            original = args[key] if where == "a" else kwargs[key]
+            if not isinstance(original, np.random.Generator):
+                raise TypeError(f"argument {key!r} is not a Generator")
+            original.bit_generator.state = state
+        except (TypeError, ValueError, KeyError, IndexError) as exc:
+            raise TargetProtocolError(f"the implementation's process sent a bad generator state: {exc}") from None
+
+
 def _outside_exception(message: dict) -> BaseException:
     """The worker's report of an exception, as the builtin exception of that name when there is one."""
     name, text = str(message.get("type", "")), str(message.get("message", ""))
@@ -429,7 +457,7 @@ class RemoteFunction:
         callables: list = []
 
         def handle(value):
-            if callable(value) and not isinstance(value, type):
+            if stays_here(value):
                 callables.append(value)
                 return Handle(len(callables) - 1)
             return value
@@ -461,6 +489,7 @@ class RemoteFunction:
             raise aborted
         if reply["op"] == "error":
             raise _outside_exception(reply)
+        _move_generators(args, kwargs, reply.get("generators", []))
         return reply.get("value"), self._memory(worker, profile, reply.get("profile"))
 
     def _serve_callback(self, worker: _Worker, request: dict, callables: list, aborted: BaseException | None):
@@ -480,7 +509,7 @@ class RemoteFunction:
                                "during a callback")
                     return None
                 value = getattr(target, name)
-                if callable(value) and not isinstance(value, type):
+                if stays_here(value):
                     callables.append(value)
                     value = Handle(len(callables) - 1)
             else:

@@ -20,6 +20,8 @@ import sys
 import traceback
 from pathlib import Path
 
+import numpy as np
+
 from killmatrix.outside.remote_wire import Channel, Handle, PeerGone, ProtocolError, UnsendableValue
 
 LOG_NAME = "output.log"
@@ -138,8 +140,6 @@ def _error_message(exc: BaseException) -> dict:
 
 def _warm_up_blas() -> None:
     # OpenBLAS maps its work buffer on its first matmul: the library's memory, not the call's.
-    import numpy as np
-
     a = np.ones((256, 256), np.float32)
     a @ a
 
@@ -174,7 +174,11 @@ def _serve_call(channel: Channel, fn, message: dict, scratch: Path) -> None:
     kwargs = {k: _with_callbacks(v, channel) for k, v in message["kwargs"].items()}
     try:
         result, profile = _run(fn, args, kwargs, message.get("profile"), scratch)
-        reply = {"op": "result", "value": result, "profile": profile}
+        # The caller's Generators move as these copies did (killmatrix/outside/remote_target.py stays_here).
+        generators = [["a", i, v.bit_generator.state] for i, v in enumerate(args) if isinstance(v, np.random.Generator)]
+        generators += [["k", k, v.bit_generator.state] for k, v in kwargs.items()
+                       if isinstance(v, np.random.Generator)]
+        reply = {"op": "result", "value": result, "profile": profile, "generators": generators}
         del result, args, kwargs
         channel.send_plain(reply)  # encodes (may run outside properties) before writing a byte
     except PeerGone:

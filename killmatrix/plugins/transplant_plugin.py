@@ -36,15 +36,32 @@ def load_file_module(path: Path, name: str):
     return module
 
 
+def _dotted_names(path: Path) -> list[str]:
+    """The names `path` imports under from sys.path, package-qualified first (`impl.attention_bwd`, not
+    `attention_bwd`): the name the code under test and the suite's fixtures import it by."""
+    names = set()
+    for entry in sys.path:
+        base = Path(entry or ".").resolve()
+        if path.is_relative_to(base):
+            parts = path.relative_to(base).with_suffix("").parts
+            if all((base.joinpath(*parts[:i]) / "__init__.py").is_file() for i in range(1, len(parts))):
+                names.add(".".join(parts))
+    return sorted(names, key=lambda name: (-name.count("."), name))
+
+
 def user_module(path: Path):
-    """The already imported module whose file is `path`; imported by its stem if no test imported it."""
+    """The already imported module whose file is `path`; imported if no test imported it, by its package-qualified
+    name when it lives in a package on sys.path (a second copy under its bare stem would be another module, and
+    what replaced its functions would reach nobody), else by its stem."""
     path = Path(path).resolve()
     for module in list(sys.modules.values()):
         file = getattr(module, "__file__", None)
         if file and Path(file).resolve() == path:
             return module
-    if str(path.parent) not in sys.path:
-        sys.path.insert(0, str(path.parent))
+    names = _dotted_names(path)
+    if names:
+        return importlib.import_module(names[0])
+    sys.path.insert(0, str(path.parent))
     return importlib.import_module(path.stem)
 
 
