@@ -13,9 +13,10 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m "not corpus"
 
-# `grade` over examples/corpus/: every correct implementation passes, every buggy twin fails by name (minutes).
+# `grade` over examples/corpus/: every correct implementation passes, every buggy twin fails by name; and each
+# reference audited with its own suite misses nothing real (minutes).
 corpus: $(STAMP)
-	$(BIN)/python -m pytest -q -m corpus tests/test_corpus.py
+	$(BIN)/python -m pytest -q -m corpus tests/test_corpus.py tests/test_reference_audit.py
 
 # The report, then docs/generated/ (kill matrix, mutmut score and ledger) rendered from its JSON, even when the
 # report fails (a surviving mutant belongs on the page too); make still exits with the report's status.
