@@ -150,8 +150,8 @@ class TestsVerdict:
 # any number of workers share the load, and progress moves lane by lane. Locally there is one lane per job
 # (each lane's child pays collection and the imports once), followed as it goes.
 SHIPPED_LANE_SIZE = 8
-
-
+# A lane's child may run this long per mutant beyond its baseline allowance before it is cut (a safety net: the
+# plugin ends each mutant at its own deadline, and a mutant it ends is caught).
 LANE_S_PER_MUTANT = 30.0
 
 
@@ -196,7 +196,6 @@ def _run_tests_lane(staged: Staged, lane: TestsLane) -> dict:
             manifest.append({"id": mutant.id, "source": str(file)})
         (folder / "manifest.json").write_text(json.dumps(manifest))
         env = {**child_env(staged.root, 2), "TMPDIR": str(folder / "tmp")}
-        # A safety net only: the plugin ends each mutant at its own deadline (a timeout counts as caught).
         limits = Limits(timeout_s=lane.timeout_s + LANE_S_PER_MUTANT * len(lane.mutants), memory_bytes=4 * GiB,
                         writable=(str(staged.root), str(folder)) if lane.isolation else None)
         with _DoneCounter(folder / "results", len(lane.mutants), lane.on_done, pattern="[0-9]*.json"):
