@@ -134,13 +134,12 @@ def reference_baseline(staged: Staged, target: OwnTarget, adapter: Path | None,
     return failing, list(dict.fromkeys([*run.outcomes, *failing]))
 
 
-def named_part(staged: Staged, target: OwnTarget, adapter: Path | None, *, jobs: int, cache: ResultCache,
-               isolation: bool, on_progress: Callable[[object], None] | None,
+def named_part(staged: Staged, target: OwnTarget, adapter: Path | None, catalog: Sequence, *, jobs: int,
+               cache: ResultCache, isolation: bool, on_progress: Callable[[object], None] | None,
                silent: tuple[str, ...] = (), executor: Executor | None = None,
-               suite: bool = False, only: Sequence[str] = ()) -> tuple[dict, dict, list[str]]:
-    """(the named-mutant summary, the tests left out with their reason, every test run). `suite`: the tests are
-    killmatrix's own, for the reference; `only`: these named mutants (else all of the algorithm's)."""
-    catalog = named_mutants(target.algorithm, only)
+               suite: bool = False) -> tuple[dict, dict, list[str]]:
+    """(the summary of the `catalog`'s named mutants, the tests left out with their reason, every test run).
+    `suite`: the tests are killmatrix's own, for the reference."""
     if suite:
         # The suite's tests run against the named mutants of the reference as `make report` runs them.
         failing, tests, args, shipped = {}, [], list(staged.test_args), ()
@@ -251,7 +250,7 @@ def audit_own(
     if "triage" in parts and "own" not in parts:
         raise ValueError("the triage part judges the mutants of the own part: ask for both")
     target = resolve_target(spec, algorithm)
-    named_mutants(target.algorithm, only)  # an unknown --only is an error before any run
+    catalog = named_mutants(target.algorithm, only)  # an unknown --only is an error before any run
     if adapter is not None:
         adapter = Path(adapter).resolve()
         if not adapter.is_file():
@@ -292,14 +291,13 @@ def audit_own(
             excluded.update(own_excluded)
         if "named" in parts:
             start = time.monotonic()
-            total = len(named_mutants(target.algorithm, only))
             if progress:
                 progress("named mutants against the suite" if found.suite else
-                         "named mutants transplanted into their tests", total, 0)
+                         "named mutants transplanted into their tests", len(catalog), 0)
             result["named"], named_excluded, tests = named_part(
-                staged, target, adapter, jobs=jobs, cache=cache, isolation=isolation,
+                staged, target, adapter, catalog, jobs=jobs, cache=cache, isolation=isolation,
                 on_progress=(lambda r: progress("", None, 1)) if progress else None, silent=silent,
-                executor=executor, suite=found.suite, only=only)
+                executor=executor, suite=found.suite)
             result["tests"] = result["tests"] or tests
             for nodeid, reason in named_excluded.items():
                 excluded.setdefault(nodeid, reason)

@@ -82,12 +82,12 @@ def _function_name(node) -> str:
     return node.name.value
 
 
-def _owning_class(method, module) -> set[str]:
-    """The name of the top-level class whose body holds `method` (empty for a function)."""
+def _owning_class(method, module) -> str | None:
+    """The name of the top-level class whose body holds `method` (None for a function)."""
     import libcst as cst
 
-    return {node.name.value for node in module.body if isinstance(node, cst.ClassDef)
-            and isinstance(node.body, cst.IndentedBlock) and any(m is method for m in node.body.body)}
+    return next((node.name.value for node in module.body if isinstance(node, cst.ClassDef)
+                 and isinstance(node.body, cst.IndentedBlock) and any(m is method for m in node.body.body)), None)
 
 
 def implementation_names(source: str, func: str) -> set[str]:
@@ -117,18 +117,20 @@ def make_mutants(path: Path, func: str) -> list[OwnMutant]:
     with mock.patch("mutmut.mutation.pragma_handling.config", lambda: SimpleNamespace(do_not_mutate_patterns=[])):
         module, mutations, _, _ = create_mutations(str(path), source)
     wanted = implementation_names(source, func)
-    classes = {n.name for n in ast.parse(source).body if isinstance(n, ast.ClassDef)}
     counters: dict[str, int] = {}
     mutants = []
     for mutation in mutations:
         owner = mutation.contained_by_top_level_function
-        if owner is None or not (_function_name(owner) in wanted or _owning_class(owner, module) & classes & wanted):
+        if owner is None:
+            continue
+        owner_class = _owning_class(owner, module)
+        if _function_name(owner) not in wanted and owner_class not in wanted:
             continue
         mutated = deep_replace(module, mutation.original_node, mutation.mutated_node).code
         if mutated == source:
             continue
         # A method is named by its class, as mutmut and the ledger name it (`_Sampling.accepts`).
-        name = ".".join([*sorted(_owning_class(owner, module)), _function_name(owner)])
+        name = f"{owner_class}.{_function_name(owner)}" if owner_class else _function_name(owner)
         counters[name] = counters.get(name, 0) + 1
         diff = "".join(difflib.unified_diff(source.splitlines(True), mutated.splitlines(True),
                                             f"a/{path.name}", f"b/{path.name}", n=1))

@@ -175,9 +175,9 @@ def _serve_call(channel: Channel, fn, message: dict, scratch: Path) -> None:
     try:
         result, profile = _run(fn, args, kwargs, message.get("profile"), scratch)
         # The caller's Generators move as these copies did (killmatrix/outside/remote_target.py stays_here).
-        generators = [["a", i, v.bit_generator.state] for i, v in enumerate(args) if isinstance(v, np.random.Generator)]
-        generators += [["k", k, v.bit_generator.state] for k, v in kwargs.items()
-                       if isinstance(v, np.random.Generator)]
+        generators = [[where, key, value.bit_generator.state]
+                      for where, pairs in (("a", enumerate(args)), ("k", kwargs.items())) for key, value in pairs
+                      if isinstance(value, np.random.Generator)]
         reply = {"op": "result", "value": result, "profile": profile, "generators": generators}
         del result, args, kwargs
         channel.send_plain(reply)  # encodes (may run outside properties) before writing a byte

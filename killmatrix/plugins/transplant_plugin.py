@@ -36,17 +36,17 @@ def load_file_module(path: Path, name: str):
     return module
 
 
-def _dotted_names(path: Path) -> list[str]:
-    """The names `path` imports under from sys.path, package-qualified first (`impl.attention_bwd`, not
-    `attention_bwd`): the name the code under test and the suite's fixtures import it by."""
-    names = set()
+def _package_name(path: Path) -> str | None:
+    """The most qualified name `path` imports under from sys.path (`impl.attention_bwd`, not `attention_bwd`): the
+    name the code under test and the suite's fixtures import it by. None when no sys.path entry holds it."""
+    names = []
     for entry in sys.path:
         base = Path(entry or ".").resolve()
         if path.is_relative_to(base):
             parts = path.relative_to(base).with_suffix("").parts
             if all((base.joinpath(*parts[:i]) / "__init__.py").is_file() for i in range(1, len(parts))):
-                names.add(".".join(parts))
-    return sorted(names, key=lambda name: (-name.count("."), name))
+                names.append(".".join(parts))
+    return max(names, key=lambda name: name.count("."), default=None)
 
 
 def user_module(path: Path):
@@ -58,9 +58,9 @@ def user_module(path: Path):
         file = getattr(module, "__file__", None)
         if file and Path(file).resolve() == path:
             return module
-    names = _dotted_names(path)
-    if names:
-        return importlib.import_module(names[0])
+    name = _package_name(path)
+    if name is not None:
+        return importlib.import_module(name)
     sys.path.insert(0, str(path.parent))
     return importlib.import_module(path.stem)
 
