@@ -169,9 +169,10 @@ def test_mutmut_survivors_rechecked_on_dask_match_local(cluster, tmp_path):
 
 
 def test_audit_of_own_code_on_dask_gives_the_local_record(cluster, tmp_path):
-    """Catches `audit --impl` lanes that read this machine's staged folder on a worker (each gets its own
-    unpacked copy), mutants lost or doubled when the cluster's lanes are cut smaller than the local ones, and a
-    triage judging with another suite than this machine's."""
+    """Catches mutants lost or doubled when the cluster's lanes are cut smaller than the local ones (a lane
+    dropped: its mutants have no verdict), and a triage whose lanes do not get the suite as the map's shared
+    tree. (On a LocalCluster the workers share this filesystem, so a lane reading the staged folder where it
+    is here rather than its unpacked copy would pass unseen.)"""
     from killmatrix.audit.own_audit import audit_own
     from killmatrix.audit.own_mutants import SHIPPED_LANE_SIZE
 
